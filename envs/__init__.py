@@ -1,0 +1,7 @@
+"""Shipped task specs. Importing this package registers every task.
+
+Adding a task: write one ``TaskSpec`` in the module of its family and call
+``register(spec)``; nothing else changes.
+"""
+
+from envs import classic, locomotion  # noqa: F401

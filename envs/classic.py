@@ -1,0 +1,78 @@
+"""Classic-control tasks: small and fast, used by tests and demos."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from eureka_kit.task import Fitness, State, StateVar, TaskSpec, TrainDefaults, register
+
+_GOAL_POSITION = 0.45
+
+
+def _mountain_car_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
+    position, velocity = (float(x) for x in env.state)
+    return {
+        "position": np.float64(position),
+        "velocity": np.float64(velocity),
+        "goal_position": np.float64(env.goal_position),
+        "goal_reached": np.float64(position >= env.goal_position and velocity >= env.goal_velocity),
+    }
+
+
+def _mountain_car_baseline(s: Mapping[str, np.ndarray]) -> np.ndarray:
+    return 100.0 * s["goal_reached"] - 0.1 * np.square(s["action"][:, 0])
+
+
+MOUNTAIN_CAR = register(
+    TaskSpec(
+        id="MountainCar-Flag-v1",
+        env_id="MountainCarContinuous-v0",
+        description=(
+            "A car sits in a valley between two hills. Drive it to the flag on top of the right hill "
+            "(position >= 0.45). The engine is too weak to climb directly: the car must swing back and "
+            "forth to build momentum. The episode ends when the flag is reached."
+        ),
+        state=(
+            StateVar("position", (), "m", "car position along the track, in [-1.2, 0.6]; the flag is at 0.45"),
+            StateVar("velocity", (), "m/step", "car velocity, in [-0.07, 0.07]; positive is to the right"),
+            StateVar("goal_position", (), "m", "position of the flag (constant 0.45)"),
+            StateVar("goal_reached", (), "bool as 0/1", "1.0 on the step the car reaches the flag, else 0.0"),
+            StateVar("action", (1,), "force", "engine force applied this step, in [-1, 1]"),
+        ),
+        extract=_mountain_car_state,
+        fitness=Fitness(
+            name="success",
+            description="fraction of episodes in which the car reaches the flag",
+            unit="success rate",
+            step=lambda s: s["goal_reached"],
+            aggregate="any",
+        ),
+        baseline_reward=_mountain_car_baseline,
+        # rl-baselines3-zoo, ppo.yml, MountainCarContinuous-v0
+        train=TrainDefaults(
+            algo="PPO",
+            total_steps=20_000,
+            n_envs=1,
+            normalize_obs=True,
+            hyperparams={
+                "batch_size": 256,
+                "n_steps": 8,
+                "gamma": 0.9999,
+                "learning_rate": 7.77e-05,
+                "ent_coef": 0.00429,
+                "clip_range": 0.1,
+                "n_epochs": 10,
+                "gae_lambda": 0.9,
+                "max_grad_norm": 5.0,
+                "vf_coef": 0.19,
+                "use_sde": True,
+            },
+            policy_kwargs={"log_std_init": -3.29, "ortho_init": False},
+        ),
+        max_episode_steps=999,
+        tags=("classic", "fast"),
+    )
+)
