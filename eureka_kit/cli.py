@@ -1,0 +1,236 @@
+"""The ``eureka-kit`` command line. Every command is a thin layer over a Python function."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, get_args
+
+from eureka_kit.config import LLMKind, RunConfig
+
+DEMO_REPLAY = Path(__file__).resolve().parent.parent / "examples" / "responses" / "halfcheetah_demo.jsonl"
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from eureka_kit.task import list_tasks
+
+    table = Table(title="eureka-kit tasks")
+    for col in ("id", "env", "goal", "fitness", "algo", "steps", "state vars"):
+        table.add_column(col, overflow="fold")
+    for t in list_tasks():
+        goal = t.description if len(t.description) < 90 else t.description[:87] + "..."
+        table.add_row(
+            t.id,
+            t.env_id,
+            goal,
+            f"{t.fitness.name} ({t.fitness.unit})",
+            t.train.algo,
+            f"{t.train.total_steps:,}",
+            str(len(t.state)),
+        )
+    Console(width=max(100, Console().width)).print(table)
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from eureka_kit.checker import check_sandboxed
+    from eureka_kit.task import get_task
+
+    spec = get_task(args.task)
+    path = Path(args.program)
+    if not path.is_file():
+        print(f"error: no such file: {path}", file=sys.stderr)
+        return 2
+    report = check_sandboxed(spec, path.read_text())
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(f"{path}: {'OK' if report.ok else 'REJECTED'} for task {spec.id}")
+        text = report.feedback().strip()
+        if text:
+            print(text)
+    return 0 if report.ok else 1
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    for f in dataclasses.fields(RunConfig):
+        if f.name == "task":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "")
+        if f.name == "llm":
+            p.add_argument(flag, choices=get_args(LLMKind), default=None, help=help_text + " (default: see below)")
+        elif f.type in ("int", "int | None"):
+            p.add_argument(flag, type=int, default=None, help=help_text)
+        elif f.type in ("float", "float | None"):
+            p.add_argument(flag, type=float, default=None, help=help_text)
+        else:
+            p.add_argument(flag, default=None, help=help_text)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Build the run config: explicit flags win; the LLM defaults to openai when a key or URL is set."""
+    values: dict[str, Any] = {"task": args.task}
+    for f in dataclasses.fields(RunConfig):
+        v = getattr(args, f.name, None)
+        if f.name != "task" and v is not None:
+            values[f.name] = v
+    if "llm" not in values:
+        if os.environ.get("OPENAI_API_KEY") or values.get("base_url"):
+            values["llm"] = "openai"
+        elif values.get("replay_path"):
+            values["llm"] = "replay"
+        else:
+            values["llm"] = "openai"
+    return RunConfig(**values)
+
+
+def _print_result(result: Any) -> None:
+    s = result.summary
+    print()
+    if result.stopped:
+        print(f"run stopped early: {result.stopped}")
+    print(f"run folder:   {result.run_dir}")
+    print(f"summary:      {result.run_dir / 'summary.json'}")
+    if result.best is None:
+        print("best program: none (no candidate produced a working policy; see summary.json)")
+    else:
+        print(f"best program: {result.best_program}  (fitness {result.best.fitness:.4g})")
+    llm = s["llm"]
+    cost = f"${llm['cost_usd']:.4f}" if llm["cost_usd"] is not None else "n/a"
+    print(
+        f"LLM: {llm['calls']} calls ({llm['cached_calls']} cached), "
+        f"{llm['prompt_tokens'] + llm['completion_tokens']} tokens, cost {cost}; wall time {s['wall_time_s']:.0f} s"
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from eureka_kit.loop import start_run
+
+    config = config_from_args(args)
+    if config.llm == "replay":
+        print(f"LLM: replaying recorded responses from {config.replay_path} (no model is called)")
+    result = start_run(config, Path(args.runs_dir))
+    _print_result(result)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """A short real run on HalfCheetah; replayed responses unless a model is configured."""
+    from eureka_kit.loop import start_run
+
+    use_model = bool(os.environ.get("OPENAI_API_KEY") or args.base_url)
+    config = RunConfig(
+        task="HalfCheetah-Run-v1",
+        samples=3,
+        generations=2,
+        steps=args.steps,
+        eval_episodes=2,
+        workers=args.workers or max(1, os.cpu_count() or 1),
+        llm="openai" if use_model else "replay",
+        model=args.model,
+        base_url=args.base_url,
+        replay_path=None if use_model else str(DEMO_REPLAY),
+    )
+    if use_model:
+        print(f"demo: using model {config.model} at {config.base_url or 'OpenAI'}")
+    else:
+        print(
+            "demo: no OPENAI_API_KEY or --base-url set, so the LLM's answers are RECORDED example responses "
+            f"replayed from {DEMO_REPLAY.name} (no model is called; training and evaluation are real)."
+        )
+    result = start_run(config, Path(args.runs_dir))
+    _print_result(result)
+    return 0
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from eureka_kit.loop import resume_run
+
+    result = resume_run(Path(args.run))
+    _print_result(result)
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from eureka_kit.final_eval import evaluate_run, format_table
+
+    result = evaluate_run(Path(args.run), seeds=args.seeds, steps=args.steps, workers=args.workers)
+    print(format_table(result))
+    print(f"stored in {Path(args.run) / 'final_eval.json'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eureka-kit", description="An LLM writes reward functions; an evolutionary loop keeps the ones that work."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("tasks", help="list the registered tasks")
+    p.set_defaults(fn=_cmd_tasks)
+
+    p = sub.add_parser("check", help="run the reward critic on a program (sandboxed)")
+    p.add_argument("task")
+    p.add_argument("program", help="path of a Python file defining compute_reward")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(fn=_cmd_check)
+
+    p = sub.add_parser("run", help="run the evolutionary loop on a task")
+    p.add_argument("task")
+    p.add_argument("--runs-dir", default="runs", help="where run folders are created")
+    _add_config_args(p)
+    p.set_defaults(fn=_cmd_run)
+
+    p = sub.add_parser("demo", help="a short real run on HalfCheetah (replayed LLM answers without a model)")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--steps", type=int, default=30_000, help="training steps per candidate")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--model", default="gpt-4o-mini")
+    p.add_argument("--base-url", default=None)
+    p.set_defaults(fn=_cmd_demo)
+
+    p = sub.add_parser("resume", help="continue a run after a crash")
+    p.add_argument("run", help="run folder, e.g. runs/HalfCheetah-Run-v1__...")
+    p.set_defaults(fn=_cmd_resume)
+
+    p = sub.add_parser("eval", help="retrain best, human and sparse rewards with N seeds; human-normalized score")
+    p.add_argument("run")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: the run's)")
+    p.add_argument("--workers", type=int, default=None)
+    p.set_defaults(fn=_cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except KeyboardInterrupt:
+        print("\ninterrupted; resume with `eureka-kit resume RUN`", file=sys.stderr)
+        return 130
+    except (KeyError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
+        from eureka_kit.llm import LLMError
+
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except Exception as e:  # clean message for LLM/API errors; anything else is a bug with a traceback
+        from eureka_kit.llm import LLMError
+
+        if isinstance(e, LLMError):
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Run configuration: one frozen dataclass, written to ``config.json``.
+
+Field docs double as the CLI's ``--help`` text (CleanRL style).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+LLMKind = Literal["openai", "replay"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run. ``None`` means "the task's default"."""
+
+    task: str = field(metadata={"help": "task id (see `eureka-kit tasks`)"})
+    samples: int = field(default=4, metadata={"help": "reward programs the LLM writes per generation (K)"})
+    generations: int = field(default=3, metadata={"help": "number of generations (G)"})
+    steps: int | None = field(default=None, metadata={"help": "training env-steps per candidate (default: task's)"})
+    n_envs: int | None = field(default=None, metadata={"help": "parallel envs per candidate (default: task's)"})
+    workers: int = field(
+        default_factory=lambda: max(1, os.cpu_count() or 1),
+        metadata={"help": "candidates trained at once (default: number of cores)"},
+    )
+    seed: int = field(default=0, metadata={"help": "training seed of every candidate"})
+    repair_rounds: int = field(default=1, metadata={"help": "critic repair rounds per candidate (R)"})
+    eval_episodes: int = field(default=5, metadata={"help": "episodes of trusted evaluation per candidate (E)"})
+    llm: LLMKind = field(default="openai", metadata={"help": "LLM backend: openai (or compatible) or replay"})
+    model: str = field(default="gpt-4o-mini", metadata={"help": "model name"})
+    base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL (vLLM, Ollama...)"})
+    replay_path: str | None = field(default=None, metadata={"help": "JSONL of recorded responses (llm=replay)"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
+    budget_usd: float | None = field(default=None, metadata={"help": "stop the run cleanly when LLM cost reaches it"})
+    candidate_timeout_s: float | None = field(
+        default=None, metadata={"help": "wall-clock limit of one candidate's training (default: from steps)"}
+    )
+    memory_mb: int | None = field(default=4096, metadata={"help": "address-space limit of a training child, MiB"})
+
+    def __post_init__(self) -> None:
+        for name in ("samples", "generations", "workers", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.repair_rounds < 0:
+            raise ValueError("repair_rounds must be >= 0")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError("steps must be >= 1")
+        if self.llm == "replay" and not self.replay_path:
+            raise ValueError("llm='replay' needs replay_path (a JSONL file of recorded responses)")
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def resolved_replay_path(self) -> Path | None:
+        return Path(self.replay_path) if self.replay_path else None

@@ -1,0 +1,419 @@
+"""The evolutionary loop: wires prompts, LLM, extraction, critic, trainer, evaluator and store.
+
+Each generation: render the prompt from the elite so far, ask the LLM for K
+programs, and for each one (up to ``workers`` at once) extract, check (with
+up to R repair rounds that send the critic's message back to the LLM), train
+in a sandboxed child, evaluate with the trusted evaluator, and write its
+typed record. The loop holds no stage logic of its own.
+
+Failures never stop the run: every candidate ends with a status and a short
+message that the next prompt can carry. A crash or ``kill -9`` loses at most
+the candidates in flight: :func:`resume_run` skips finished candidates and the
+LLM cache answers requests already made.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import shutil
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eureka_kit import __version__
+from eureka_kit.candidate import CandidateRecord, CandidateStatus, short
+from eureka_kit.checker import check_sandboxed
+from eureka_kit.config import RunConfig
+from eureka_kit.critic import CheckReport, check_static
+from eureka_kit.evaluator import evaluate_policy
+from eureka_kit.extract import extract_program
+from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
+from eureka_kit.progress import Progress
+from eureka_kit.prompts import initial_prompt, render, signature, system_prompt
+from eureka_kit.reflection import render_reflection
+from eureka_kit.sandbox import Limits
+from eureka_kit.store import RunStore, atomic_write_json, atomic_write_text, read_json
+from eureka_kit.task import TaskSpec, get_task
+from eureka_kit.trainer import TrainJob, train_candidate
+
+PROMPT_FAILURE_CHARS = 400
+
+
+@dataclass(frozen=True)
+class Elite:
+    """The best candidate so far, as the next prompt shows it."""
+
+    record: CandidateRecord
+    source: str
+    reflection: str
+
+    @property
+    def generation(self) -> int:
+        return self.record.generation
+
+    @property
+    def index(self) -> int:
+        return self.record.index
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished (or cleanly stopped) run returns."""
+
+    run_dir: Path
+    best: CandidateRecord | None
+    stopped: str | None
+    summary: dict[str, Any]
+
+    @property
+    def best_program(self) -> Path | None:
+        if self.best is None:
+            return None
+        return self.run_dir / self.best.name / "reward.py"
+
+
+def _package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"eureka-kit": __version__}
+    for pkg in ("torch", "gymnasium", "mujoco", "stable-baselines3", "openai", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def default_timeout_s(steps: int) -> float:
+    """Wall-clock limit of one candidate's training: generous for a busy 2-core machine."""
+    return 120.0 + steps / 100.0
+
+
+def new_run_id(config: RunConfig) -> str:
+    return f"{config.task}__{time.strftime('%Y%m%d-%H%M%S')}__s{config.seed}"
+
+
+@contextmanager
+def _run_lock(store: RunStore) -> Iterator[None]:
+    store.root.mkdir(parents=True, exist_ok=True)
+    with (store.root / ".lock").open("w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"run {store.root} is in use by another eureka-kit process") from None
+        yield
+
+
+class Loop:
+    """One run of the method. Build with :func:`start_run` or :func:`resume_run`."""
+
+    def __init__(self, config: RunConfig, store: RunStore, client: LLMClient, progress: Progress) -> None:
+        self.config = config
+        self.store = store
+        self.client = client
+        self.progress = progress
+        self.spec: TaskSpec = get_task(config.task)
+        self.steps = config.steps or self.spec.train.total_steps
+        self.n_envs = config.n_envs or self.spec.train.n_envs
+        self.params = SamplingParams(temperature=config.temperature)
+        self._lock = threading.Lock()
+
+    # ----- prompts ---------------------------------------------------------------------------------
+    def base_messages(self) -> list[Message]:
+        return [Message("system", system_prompt(self.spec)), Message("user", initial_prompt(self.spec))]
+
+    def messages_for(self, generation: int, history: list[CandidateRecord]) -> list[Message]:
+        """Generation 0: system + task. Later: also the elite program and its feedback."""
+        messages = self.base_messages()
+        if generation == 0:
+            return messages
+        elite = self.elite(history)
+        last = [r for r in history if r.generation == generation - 1]
+        failures = [
+            {"index": r.index, "status": r.status, "message": short(r.message, PROMPT_FAILURE_CHARS)}
+            for r in last
+            if r.status != "ok"
+        ]
+        if elite is not None:
+            messages.append(Message("assistant", f"```python\n{elite.source.strip()}\n```"))
+            messages.append(
+                Message("user", render("reflection", best=elite, failures=failures, generation=generation - 1))
+            )
+            return messages
+        # nothing worked yet: show one failed program and its error (Eureka's execution-error feedback)
+        failed = next((r for r in last if (self._cand_dir(r) / "reward.py").exists()), None)
+        if failed is not None:
+            source = (self._cand_dir(failed) / "reward.py").read_text()
+            messages.append(Message("assistant", f"```python\n{source.strip()}\n```"))
+            messages.append(
+                Message(
+                    "user",
+                    render("execution_error", status=failed.status, message=short(failed.message, 1500)),
+                )
+            )
+        return messages
+
+    def elite(self, history: list[CandidateRecord]) -> Elite | None:
+        """Best candidate by trusted fitness over all generations so far (ties: earliest)."""
+        ok = [r for r in history if r.status == "ok" and r.fitness is not None and math.isfinite(r.fitness)]
+        if not ok:
+            return None
+        best = max(ok, key=lambda r: (r.fitness, -r.generation, -r.index))
+        d = self._cand_dir(best)
+        return Elite(record=best, source=(d / "reward.py").read_text(), reflection=(d / "feedback.md").read_text())
+
+    # ----- one candidate ---------------------------------------------------------------------------
+    def _cand_dir(self, r: CandidateRecord) -> Path:
+        return self.store.cand_dir(r.generation, r.index)
+
+    def _finish(self, record: CandidateRecord) -> CandidateRecord:
+        atomic_write_json(self.store.cand_dir(record.generation, record.index) / "candidate.json", record.to_json())
+        self.progress.finished(record.name, record.status, record.fitness, record.message)
+        return record
+
+    def _check(self, source: str, cand: Path) -> CheckReport:
+        report = check_static(self.spec, source)
+        if report.ok:
+            report = check_sandboxed(self.spec, source, cand)
+        atomic_write_json(cand / "check.json", report.to_json())
+        return report
+
+    def run_candidate(self, generation: int, index: int, response: str, messages: list[Message]) -> CandidateRecord:
+        name = f"gen_{generation:03d}/cand_{index:02d}"
+        cand = self.store.cand_dir(generation, index)
+        if cand.exists():  # an unfinished attempt from before a crash: start the candidate over
+            shutil.rmtree(cand)
+        cand.mkdir(parents=True)
+        atomic_write_text(cand / "response.md", response)
+
+        def fail(status: CandidateStatus, message: str, repairs: int = 0) -> CandidateRecord:
+            rec = CandidateRecord(generation, index, status, short(message), repairs=repairs)
+            return self._finish(rec)
+
+        # extract + check, with repair rounds that send the critic's message back to the LLM
+        self.progress.stage(name, "checking")
+        repairs = 0
+        conversation = list(messages)
+        while True:
+            extraction = extract_program(response)
+            if extraction.status != "ok" or extraction.source is None:
+                return fail("extract_error", extraction.message, repairs)
+            source = extraction.source
+            atomic_write_text(cand / "reward.py", source)
+            report = self._check(source, cand)
+            if report.ok:
+                break
+            if repairs >= self.config.repair_rounds:
+                return fail("check_error", report.feedback(), repairs)
+            repairs += 1
+            conversation += [
+                Message("assistant", response),
+                Message("user", render("critic_repair", feedback=report.feedback(), signature=signature(self.spec))),
+            ]
+            (completion,) = self.client.sample(
+                conversation, n=1, params=self.params, request_id=f"{name}/repair_{repairs}"
+            )
+            self._report_usage()
+            response = completion.text
+            atomic_write_text(cand / f"response_repair_{repairs}.md", response)
+
+        # train in the sandboxed child
+        self.progress.stage(name, "training")
+        job = TrainJob(
+            task_id=self.spec.id,
+            reward_kind="program",
+            reward_path=cand / "reward.py",
+            total_steps=self.steps,
+            n_envs=self.n_envs,
+            seed=self.config.seed,
+        )
+        limits = Limits(
+            wall_s=self.config.candidate_timeout_s or default_timeout_s(self.steps),
+            address_space_mb=self.config.memory_mb,
+        )
+        train = train_candidate(job, cand, limits)
+        if train.status != "ok":
+            return fail(train.status, train.message, repairs)
+
+        # trusted evaluation: weights only, fitness computed here
+        self.progress.stage(name, "evaluating")
+        evaluation = evaluate_policy(self.spec, cand, episodes=self.config.eval_episodes, seed=1_000_000)
+        atomic_write_json(cand / "eval.json", evaluation.to_json())
+        if evaluation.status != "ok":
+            return fail("eval_error", evaluation.message, repairs)
+        lengths = [e.length for e in evaluation.episodes]
+        feedback = render_reflection(
+            self.spec,
+            train.series,
+            steps=self.steps,
+            fitness=evaluation.fitness,
+            fitness_std=evaluation.fitness_std,
+            episodes=len(evaluation.episodes),
+            episode_length=sum(lengths) / len(lengths) if lengths else None,
+        )
+        atomic_write_text(cand / "feedback.md", feedback)
+        return self._finish(
+            CandidateRecord(
+                generation,
+                index,
+                "ok",
+                "",
+                fitness=evaluation.fitness,
+                fitness_std=evaluation.fitness_std,
+                components=report.components,
+                repairs=repairs,
+                train_wall_s=train.wall_s,
+                env_steps_per_s=train.env_steps_per_s,
+            )
+        )
+
+    # ----- generations ------------------------------------------------------------------------------
+    def _load_record(self, generation: int, index: int) -> CandidateRecord | None:
+        path = self.store.cand_dir(generation, index) / "candidate.json"
+        if not path.exists():
+            return None
+        return CandidateRecord.from_json(read_json(path))
+
+    def _report_usage(self) -> None:
+        totals = self.client.totals()
+        self.progress.usage(totals.total_tokens, totals.cost_usd)
+
+    def run_generation(self, generation: int, history: list[CandidateRecord]) -> list[CandidateRecord]:
+        k = self.config.samples
+        done = {i: r for i in range(k) if (r := self._load_record(generation, i)) is not None}
+        self.progress.generation(generation)
+        if len(done) == k:
+            self.progress.log(f"  gen {generation}: all {k} candidates already finished (resumed)")
+            return [done[i] for i in range(k)]
+        messages = self.messages_for(generation, history)
+        atomic_write_json(
+            self.store.gen_dir(generation) / "prompt.json", [{"role": m.role, "content": m.content} for m in messages]
+        )
+        kind = "initial" if generation == 0 else "reflection"
+        completions = self.client.sample(
+            messages, n=k, params=self.params, request_id=f"gen_{generation:03d}/{kind}"
+        )
+        self._report_usage()
+        todo = [i for i in range(k) if i not in done]
+        for i in todo:
+            self.progress.stage(f"gen_{generation:03d}/cand_{i:02d}", "queued")
+        with ThreadPoolExecutor(max_workers=self.config.workers, thread_name_prefix="cand") as pool:
+            futures = {i: pool.submit(self.run_candidate, generation, i, completions[i].text, messages) for i in todo}
+            for i, fut in futures.items():
+                done[i] = fut.result()
+        return [done[i] for i in range(k)]
+
+    def run(self) -> RunResult:
+        started = time.monotonic()
+        previous_wall = 0.0
+        if self.store.summary_path.exists():
+            previous_wall = float(read_json(self.store.summary_path).get("wall_time_s", 0.0))
+        history: list[CandidateRecord] = []
+        stopped: str | None = None
+        with _run_lock(self.store):
+            try:
+                for g in range(self.config.generations):
+                    history += self.run_generation(g, history)
+                    self._write_summary(history, previous_wall + time.monotonic() - started, None)
+            except BudgetExceeded as e:
+                stopped = f"budget: {e}"
+                self.progress.log(f"LLM budget reached, stopping cleanly: {e}")
+            summary = self._write_summary(history, previous_wall + time.monotonic() - started, stopped)
+        elite = self.elite(history)
+        return RunResult(self.store.root, elite.record if elite else None, stopped, summary)
+
+    def _write_summary(self, history: list[CandidateRecord], wall: float, stopped: str | None) -> dict[str, Any]:
+        elite = self.elite(history)
+        per_gen = []
+        for g in sorted({r.generation for r in history}):
+            fits = [r.fitness for r in history if r.generation == g and r.fitness is not None]
+            per_gen.append(
+                {
+                    "generation": g,
+                    "best_fitness": max(fits) if fits else None,
+                    "mean_fitness": sum(fits) / len(fits) if fits else None,
+                    "candidates": [
+                        {"index": r.index, "status": r.status, "fitness": r.fitness}
+                        for r in history
+                        if r.generation == g
+                    ],
+                }
+            )
+        totals = self.client.totals()
+        summary: dict[str, Any] = {
+            "run_id": self.store.run_id,
+            "task": self.spec.id,
+            "finished_generations": len(per_gen),
+            "generations": self.config.generations,
+            "stopped": stopped,
+            "best": None
+            if elite is None
+            else {
+                "candidate": elite.record.name,
+                "fitness": elite.record.fitness,
+                "fitness_std": elite.record.fitness_std,
+                "program": str(Path(elite.record.name) / "reward.py"),
+                "source": elite.source,
+            },
+            "fitness_per_generation": per_gen,
+            "status_counts": dict(Counter(r.status for r in history)),
+            "llm": {
+                "model": self.client.model,
+                "calls": totals.calls,
+                "cached_calls": totals.cached_calls,
+                "prompt_tokens": totals.prompt_tokens,
+                "completion_tokens": totals.completion_tokens,
+                "cost_usd": totals.cost_usd,
+            },
+            "wall_time_s": round(wall, 2),
+        }
+        atomic_write_json(self.store.summary_path, summary)
+        return summary
+
+
+def _make_client(config: RunConfig, store: RunStore) -> LLMClient:
+    return make_client(
+        config.llm,
+        model=config.model,
+        base_url=config.base_url,
+        replay_path=config.resolved_replay_path(),
+        cache_dir=store.llm_cache_dir,
+        budget_usd=config.budget_usd,
+        calls_log=store.llm_calls_path,
+    )
+
+
+def start_run(config: RunConfig, runs_dir: Path = Path("runs"), progress: Progress | None = None) -> RunResult:
+    """Create ``runs/<run-id>/`` for ``config`` and run it to the end."""
+    get_task(config.task)  # fail fast on an unknown task, listing the valid ones
+    store = RunStore(runs_dir / new_run_id(config))
+    if store.root.exists():
+        raise FileExistsError(f"run folder {store.root} already exists")
+    store.root.mkdir(parents=True)
+    atomic_write_json(
+        store.config_path, {"config": config.to_json(), "versions": _package_versions(), "run_id": store.run_id}
+    )
+    return _run(config, store, progress)
+
+
+def resume_run(run_dir: Path, progress: Progress | None = None) -> RunResult:
+    """Continue a run after a crash: finished candidates are kept, answered LLM requests come from the cache."""
+    store = RunStore(run_dir)
+    if not store.exists():
+        raise FileNotFoundError(f"{run_dir} is not a eureka-kit run (no config.json)")
+    config = RunConfig.from_json(read_json(store.config_path)["config"])
+    return _run(config, store, progress)
+
+
+def _run(config: RunConfig, store: RunStore, progress: Progress | None) -> RunResult:
+    client = _make_client(config, store)
+    with progress or Progress(config.task, config.generations) as prog:
+        prog.log(f"run {store.root} (task {config.task}, LLM {config.llm}:{client.model})")
+        return Loop(config, store, client, prog).run()

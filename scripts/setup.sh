@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up eureka-kit in ./.venv: Python packages (torch from the local CPU build through constraints.txt).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+# constraints.txt pins torch==2.13.0: pip takes the CPU build that lies on disk instead of a multi-GB CUDA build.
+.venv/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+echo "eureka-kit installed in .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

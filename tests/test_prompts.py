@@ -1,0 +1,111 @@
+"""Every prompt template renders for every task, matches its stored snapshot, and fails on a missing variable.
+
+Update the snapshots after an intended prompt change with: UPDATE_SNAPSHOTS=1 pytest tests/test_prompts.py
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from eureka_kit.prompts import TEMPLATES, render, signature, state_table
+from eureka_kit.reflection import render_reflection
+from eureka_kit.task import TaskSpec, list_tasks
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+TASKS = list_tasks()
+
+EXAMPLE_SOURCE = "import torch\n\ndef compute_reward(action):\n    c = -action.pow(2).sum(-1)\n    return c, {'ctrl': c}\n"
+
+
+class _Best:
+    generation = 0
+    index = 2
+    source = EXAMPLE_SOURCE
+    comment = "moves smoothly"
+
+
+def contexts(spec: TaskSpec) -> dict[str, dict[str, object]]:
+    reflection = render_reflection(
+        spec,
+        {"ctrl": [-1.0, -0.5, -0.25], "fitness": [0.0, 0.1, 0.3], "episode_length": [10, 20, 40]},
+        steps=1000,
+        fitness=0.3,
+        fitness_std=0.05,
+        episodes=5,
+        episode_length=40.0,
+    )
+
+    class Best(_Best):
+        pass
+
+    Best.reflection = reflection  # type: ignore[attr-defined]
+
+    class Worst(_Best):
+        index = 0
+        comment = ""
+
+    return {
+        "system": {"task": spec, "signature": signature(spec)},
+        "initial": {"task": spec, "state_table": state_table(spec)},
+        "reflection": {
+            "best": Best,
+            "generation": 0,
+            "failures": [{"index": 1, "status": "train_error", "message": "RuntimeError: shape mismatch"}],
+        },
+        "reward_reflection": {
+            "series": [],
+            "steps": 10,
+            "n_points": 0,
+            "fitness": "n/a",
+            "fitness_std": None,
+            "fitness_name": spec.fitness.name,
+            "fitness_unit": spec.fitness.unit,
+            "episodes": 0,
+            "episode_length": "n/a",
+        },
+        "execution_error": {"status": "check_error", "message": "compute_reward returned NaN"},
+        "critic_repair": {"feedback": "error: unknown argument 'speed'", "signature": signature(spec)},
+        "preference_feedback": {
+            "ranker": "person",
+            "generation": 1,
+            "best": Best,
+            "worst": Worst,
+            "comment": "all of them hop",
+        },
+    }
+
+
+@pytest.mark.parametrize("spec", TASKS, ids=[t.id for t in TASKS])
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_template_matches_snapshot(spec: TaskSpec, template: str) -> None:
+    text = render(template, **contexts(spec)[template])
+    assert text.strip(), "rendered prompt is empty"
+    assert "{{" not in text and "{%" not in text
+    path = SNAPSHOTS / f"{spec.id}__{template}.txt"
+    if os.environ.get("UPDATE_SNAPSHOTS") or not path.exists():
+        path.write_text(text)
+    assert text == path.read_text(), f"{path.name} changed; rerun with UPDATE_SNAPSHOTS=1 if intended"
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_missing_variable_is_an_error(template: str) -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        render(template)
+
+
+@pytest.mark.parametrize("spec", TASKS, ids=[t.id for t in TASKS])
+def test_prompt_documents_every_state_variable(spec: TaskSpec) -> None:
+    system = render("system", **contexts(spec)["system"])
+    initial = render("initial", **contexts(spec)["initial"])
+    for var in spec.state:
+        assert f"{var.name}: torch.Tensor" in system
+        assert f"`{var.name}` {var.batched_shape}" in initial
+
+
+def test_unknown_template_lists_valid_ones() -> None:
+    with pytest.raises(ValueError, match="system"):
+        render("nope")
