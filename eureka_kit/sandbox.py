@@ -1,0 +1,428 @@
+"""The process boundary: run an untrusted command in a child process under limits.
+
+Every execution of a reward program happens in a child started by
+:func:`run_child`. The child
+
+- runs in a new session with an environment built from scratch (no variable
+  of the parent leaks in, in particular no API keys), ``HOME`` and ``TMPDIR``
+  set to its own folder;
+- runs under rlimits set before ``exec``: CPU seconds (``SIGXCPU``), address
+  space (``MemoryError``), file size, open files, no core dumps;
+- writes stdout and stderr through a pipe that the parent copies to
+  ``log_path`` up to ``max_output_bytes`` and then drains without writing, so a
+  program that prints without end cannot fill the disk;
+- has a wall-clock deadline and, optionally, a heartbeat file it must touch;
+  when either runs out, the whole process tree is killed (descendants that
+  left the process group or session included) and the parent waits until no
+  process of the tree is left.
+
+This is the *weak* mode: plain processes and rlimits. It does not stop network
+access or reads of files the user can read; Linux namespaces (bubblewrap /
+unshare) harden it later without changing this API. Known gaps of the weak
+mode: a descendant that double-forks *and* scrubs its environment escapes the
+clean-up; disk use is bounded per file, not per folder.
+
+Exit-code convention for children that know about it (``train_child`` does):
+:data:`EXIT_OUT_OF_MEMORY` means "caught a MemoryError", :data:`EXIT_REPORTED_ERROR`
+means "wrote a typed error file, see it". A Python child that dies of an
+uncaught ``MemoryError`` is recognised from the last line of its log too.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import secrets
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import psutil
+
+EXIT_REPORTED_ERROR = 87
+"""Child exit code: the child wrote a typed error file (e.g. ``error.json``) explaining the failure."""
+
+EXIT_OUT_OF_MEMORY = 88
+"""Child exit code: the child caught a ``MemoryError`` (its address-space limit was reached)."""
+
+TOKEN_VAR = "EUREKA_SANDBOX_TOKEN"
+"""Environment variable carrying a per-child random token; finds descendants that left the process tree."""
+
+HEARTBEAT_VAR = "EUREKA_HEARTBEAT"
+"""Environment variable naming the heartbeat file the child should touch (when a heartbeat is used)."""
+
+MESSAGE_MAX_CHARS = 2000
+"""Upper bound of :attr:`ChildOutcome.message`."""
+
+_HEARTBEAT_CHECK_S = 1.0
+_PASSED_VARS = ("MUJOCO_GL", "PYOPENGL_PLATFORM", "EGL_PLATFORM")
+
+ChildStatus = Literal["ok", "error", "timeout", "out_of_memory", "killed"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one child process (and of each of its descendants, for the rlimits).
+
+    ``address_space_mb=None`` means no address-space limit (needed for CUDA
+    processes; use cgroups there). ``heartbeat_s=None`` disables the heartbeat
+    check; otherwise a child whose heartbeat file is older than this is killed.
+    """
+
+    wall_s: float = 1800.0
+    cpu_s: float | None = 2400.0
+    address_space_mb: int | None = 6144
+    file_size_mb: int = 256
+    open_files: int = 256
+    max_output_bytes: int = 1_000_000
+    heartbeat_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.wall_s <= 0:
+            raise ValueError(f"wall_s must be > 0, got {self.wall_s}")
+        if self.cpu_s is not None and self.cpu_s <= 0:
+            raise ValueError(f"cpu_s must be > 0 or None, got {self.cpu_s}")
+        if self.address_space_mb is not None and self.address_space_mb < 16:
+            raise ValueError(f"address_space_mb must be >= 16 or None, got {self.address_space_mb}")
+        if self.file_size_mb < 1 or self.open_files < 16 or self.max_output_bytes < 0:
+            raise ValueError("file_size_mb must be >= 1, open_files >= 16 and max_output_bytes >= 0")
+        if self.heartbeat_s is not None and self.heartbeat_s <= 0:
+            raise ValueError(f"heartbeat_s must be > 0 or None, got {self.heartbeat_s}")
+
+
+@dataclass(frozen=True)
+class ChildOutcome:
+    """How a child ended. ``message`` is short, bounded and fit to show a user or an LLM."""
+
+    status: ChildStatus
+    returncode: int | None
+    message: str
+    wall_s: float
+    output_truncated: bool = False
+
+
+def child_env(cwd: Path, token: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The complete environment of a child: built from scratch, nothing of the parent but a few display vars."""
+    exe_dir = str(Path(sys.executable).parent)
+    pkg_root = str(Path(__file__).resolve().parent.parent)
+    env = {
+        "PATH": f"{exe_dir}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(cwd),
+        "TMPDIR": str(cwd),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONPATH": pkg_root,
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        TOKEN_VAR: token,
+    }
+    if sys.prefix != sys.base_prefix:
+        env["VIRTUAL_ENV"] = sys.prefix
+    for name in _PASSED_VARS:
+        if name in os.environ:
+            env[name] = os.environ[name]
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
+    mb = 1024 * 1024
+    out = [
+        (resource.RLIMIT_CORE, (0, 0)),
+        (resource.RLIMIT_FSIZE, (limits.file_size_mb * mb, limits.file_size_mb * mb)),
+        (resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files)),
+    ]
+    if limits.cpu_s is not None:
+        soft = max(1, int(limits.cpu_s + 0.999))
+        out.append((resource.RLIMIT_CPU, (soft, soft + 5)))  # SIGXCPU at soft, SIGKILL at hard
+    if limits.address_space_mb is not None:
+        out.append((resource.RLIMIT_AS, (limits.address_space_mb * mb, limits.address_space_mb * mb)))
+    return out
+
+
+def _make_preexec(limits: Limits) -> Callable[[], None]:
+    settings = _rlimits(limits)  # computed in the parent: the preexec function only makes system calls
+    setrlimit = resource.setrlimit
+
+    def preexec() -> None:
+        for which, value in settings:
+            setrlimit(which, value)
+
+    return preexec
+
+
+class _OutputPump(threading.Thread):
+    """Copies the child's output pipe to the log file up to a cap, then drains and drops the rest."""
+
+    def __init__(self, fd: int, log: BinaryIO, cap: int) -> None:
+        super().__init__(daemon=True, name="sandbox-output")
+        self.fd = fd
+        self.log = log
+        self.cap = cap
+        self.written = 0
+        self.truncated = False
+        self.stop_requested = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while True:
+                ready, _, _ = select.select([self.fd], [], [], 0.25)
+                if not ready:
+                    if self.stop_requested.is_set():
+                        return
+                    continue
+                data = os.read(self.fd, 1 << 16)
+                if not data:
+                    return
+                self._write(data)
+        finally:
+            self.log.flush()
+
+    def _write(self, data: bytes) -> None:
+        room = self.cap - self.written
+        if room > 0:
+            chunk = data[:room]
+            self.log.write(chunk)
+            self.written += len(chunk)
+        if len(data) > max(room, 0) and not self.truncated:
+            self.truncated = True
+            self.log.write(f"\n[eureka-kit: output truncated after {self.cap} bytes; the rest was dropped]\n".encode())
+
+
+class _ExitWatch:
+    """Waits for the child to exit *without reaping it* (a pidfd), so its pid stays reserved until clean-up."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.fd: int | None = None
+        try:
+            self.fd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):  # old kernel: fall back to Popen.wait (which reaps)
+            self.fd = None
+
+    def wait(self, timeout: float) -> bool:
+        """True when the child has exited, after at most ``timeout`` seconds."""
+        if self.fd is None:
+            try:
+                self.proc.wait(timeout=timeout)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        ready, _, _ = select.select([self.fd], [], [], max(timeout, 0.0))
+        return bool(ready)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _tree(pid: int, token: str) -> list[psutil.Process]:
+    """The child and every descendant: by parent links, and by the token in their environment."""
+    found: dict[int, psutil.Process] = {}
+    try:
+        root = psutil.Process(pid)
+        found[root.pid] = root
+        for c in root.children(recursive=True):
+            found[c.pid] = c
+    except psutil.NoSuchProcess:
+        pass
+    me = os.getpid()
+    for p in psutil.process_iter():
+        if p.pid in found or p.pid == me:
+            continue
+        try:
+            if p.environ().get(TOKEN_VAR) == token:
+                found[p.pid] = p
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            continue
+    return [p for p in found.values() if _alive(p)]
+
+
+def kill_tree(pid: int, token: str, timeout_s: float = 5.0) -> int:
+    """SIGKILL the process ``pid`` and all its descendants until none is left; returns how many were killed.
+
+    Each round suspends every process found first (so none can fork while we
+    kill), then kills them and the child's process group, and looks again.
+    """
+    killed: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        victims = _tree(pid, token)
+        try:
+            os.killpg(pid, signal.SIGKILL)  # the child's own group: start_new_session made pgid == pid
+        except (ProcessLookupError, PermissionError):
+            pass
+        if not victims:
+            break
+        for p in victims:
+            try:
+                p.suspend()
+            except psutil.Error:
+                pass
+        for p in victims:
+            try:
+                p.kill()
+                killed.add(p.pid)
+            except psutil.Error:
+                pass
+        gone_by = time.monotonic() + 1.0
+        while any(_alive(p) for p in victims) and time.monotonic() < gone_by:
+            psutil.wait_procs([p for p in victims if _alive(p)], timeout=0.1)
+    return len(killed)
+
+
+def _tail(path: Path, max_lines: int = 20, max_chars: int = 1500) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 8192))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [
+        ln.rstrip() for ln in text.splitlines() if ln.strip() and not ln.startswith("[eureka-kit: output truncated")
+    ]
+    out = "\n".join(lines[-max_lines:])
+    return out[-max_chars:]
+
+
+def _signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
+
+
+def _bounded(msg: str) -> str:
+    return msg if len(msg) <= MESSAGE_MAX_CHARS else msg[: MESSAGE_MAX_CHARS - 15] + " ... (cut)"
+
+
+def _classify(rc: int, limits: Limits, log_path: Path) -> tuple[ChildStatus, str]:
+    tail = _tail(log_path)
+    last = tail.splitlines()[-1] if tail else ""
+    if rc == 0:
+        return "ok", "exited normally"
+    if rc == EXIT_OUT_OF_MEMORY or last.startswith("MemoryError"):
+        limit = f" of {limits.address_space_mb} MB" if limits.address_space_mb else ""
+        return "out_of_memory", f"ran out of memory (address-space limit{limit})"
+    if rc < 0:
+        sig = -rc
+        if sig == signal.SIGXCPU:
+            return "timeout", f"CPU time limit of {limits.cpu_s:g} s exceeded"
+        if sig == signal.SIGKILL and limits.cpu_s is not None:
+            return "killed", f"killed by SIGKILL (possibly the CPU time hard limit of {limits.cpu_s:g}+5 s)"
+        if sig in (signal.SIGABRT, signal.SIGSEGV) and ("bad_alloc" in tail or "out of memory" in tail.lower()):
+            return "out_of_memory", f"ran out of memory ({_signal_name(sig)}); last output:\n{tail}"
+        if sig == signal.SIGXFSZ:
+            return "error", f"file size limit of {limits.file_size_mb} MB exceeded"
+        extra = f"; last output:\n{tail}" if tail else ""
+        return "killed", f"killed by {_signal_name(sig)}{extra}"
+    if rc == EXIT_REPORTED_ERROR:
+        return "error", f"the child reported an error (exit code {rc}); last output:\n{tail}"
+    return "error", f"exited with code {rc}; last output:\n{tail}" if tail else f"exited with code {rc} (no output)"
+
+
+def run_child(
+    argv: list[str],
+    cwd: Path,
+    limits: Limits,
+    log_path: Path,
+    *,
+    heartbeat_path: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> ChildOutcome:
+    """Run ``argv`` in ``cwd`` as a sandboxed child under ``limits``; output goes to ``log_path`` (capped).
+
+    Blocks until the child has ended and no process of its tree is left. With
+    ``heartbeat_path`` and ``limits.heartbeat_s`` set, the child must touch that
+    file (its path is in the child's ``EUREKA_HEARTBEAT`` variable) at least
+    every ``heartbeat_s`` seconds, or it is killed as a ``timeout``.
+    """
+    cwd = Path(cwd).resolve()
+    log_path = Path(log_path)
+    token = secrets.token_hex(16)
+    extra = dict(extra_env or {})
+    use_heartbeat = heartbeat_path is not None and limits.heartbeat_s is not None
+    if heartbeat_path is not None:
+        heartbeat_path = Path(heartbeat_path).resolve()
+        heartbeat_path.touch()
+        extra[HEARTBEAT_VAR] = str(heartbeat_path)
+    env = child_env(cwd, token, extra)
+    start = time.monotonic()
+    with open(log_path, "wb") as log:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                preexec_fn=_make_preexec(limits),
+            )
+        except OSError as e:
+            return ChildOutcome("error", None, _bounded(f"could not start the child: {e}"), time.monotonic() - start)
+        assert proc.stdout is not None
+        pump = _OutputPump(proc.stdout.fileno(), log, limits.max_output_bytes)
+        pump.start()
+        reason: str | None = None
+        deadline = start + limits.wall_s
+        exited = _ExitWatch(proc)
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    reason = f"wall-clock limit of {limits.wall_s:g} s exceeded; the process tree was killed"
+                    break
+                check = min(_HEARTBEAT_CHECK_S, (limits.heartbeat_s or 1.0) / 4)
+                step = min(remaining, check) if use_heartbeat else remaining
+                if exited.wait(step):
+                    break
+                if use_heartbeat and heartbeat_path is not None and limits.heartbeat_s is not None:
+                    try:
+                        age = time.time() - heartbeat_path.stat().st_mtime
+                    except OSError:
+                        age = time.monotonic() - start
+                    if age > limits.heartbeat_s:
+                        reason = (
+                            f"no progress for {age:.0f} s (heartbeat limit {limits.heartbeat_s:g} s; "
+                            "hung or stuck in a slow call); the process tree was killed"
+                        )
+                        break
+        finally:
+            # Always, before reaping the child (so its pid cannot be reused meanwhile): also clears
+            # descendants left behind by a child that exited on its own.
+            kill_tree(proc.pid, token)
+            rc = proc.wait()
+            exited.close()
+            pump.stop_requested.set()
+            pump.join(timeout=5.0)
+            proc.stdout.close()
+        wall = time.monotonic() - start
+    if reason is not None:
+        return ChildOutcome("timeout", None, _bounded(reason), wall, pump.truncated)
+    status, message = _classify(rc, limits, log_path)
+    return ChildOutcome(status, rc, _bounded(message), wall, pump.truncated)
