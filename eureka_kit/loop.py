@@ -193,8 +193,10 @@ class Loop:
         cand.mkdir(parents=True)
         atomic_write_text(cand / "response.md", response)
 
-        def fail(status: CandidateStatus, message: str, repairs: int = 0) -> CandidateRecord:
-            rec = CandidateRecord(generation, index, status, short(message), repairs=repairs)
+        def fail(
+            status: CandidateStatus, message: str, repairs: int = 0, train_wall_s: float | None = None
+        ) -> CandidateRecord:
+            rec = CandidateRecord(generation, index, status, short(message), repairs=repairs, train_wall_s=train_wall_s)
             return self._finish(rec)
 
         # extract + check, with repair rounds that send the critic's message back to the LLM
@@ -240,14 +242,14 @@ class Loop:
         )
         train = train_candidate(job, cand, limits)
         if train.status != "ok":
-            return fail(train.status, train.message, repairs)
+            return fail(train.status, train.message, repairs, train.wall_s)
 
         # trusted evaluation: weights only, fitness computed here
         self.progress.stage(name, "evaluating")
         evaluation = evaluate_policy(self.spec, cand, episodes=self.config.eval_episodes, seed=1_000_000)
         atomic_write_json(cand / "eval.json", evaluation.to_json())
         if evaluation.status != "ok":
-            return fail("eval_error", evaluation.message, repairs)
+            return fail("eval_error", evaluation.message, repairs, train.wall_s)
         lengths = [e.length for e in evaluation.episodes]
         feedback = render_reflection(
             self.spec,

@@ -1,0 +1,79 @@
+"""A candidate that sleeps forever or allocates without bound ends as timeout / out_of_memory; the run goes on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eureka_kit.config import RunConfig
+from eureka_kit.loop import start_run
+from eureka_kit.progress import Progress
+
+SLEEPER = '''```python
+import time
+import torch
+
+_calls = [0]
+
+
+def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor):
+    _calls[0] += 1
+    if _calls[0] > 60:
+        time.sleep(10**6)
+    return x_velocity, {"forward": x_velocity}
+```
+'''
+
+HOG = '''```python
+import torch
+
+_calls = [0]
+_hoard = []
+
+
+def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor):
+    _calls[0] += 1
+    if _calls[0] > 60:
+        while True:
+            _hoard.append(torch.ones(64 * 1024 * 1024))
+    return x_velocity, {"forward": x_velocity}
+```
+'''
+
+GOOD = '''```python
+import torch
+
+
+def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor):
+    ctrl = -0.1 * (action**2).sum(dim=-1)
+    return x_velocity + ctrl, {"forward": x_velocity, "ctrl": ctrl}
+```
+'''
+
+TIMEOUT_S = 25.0
+
+
+def test_sleeper_and_memory_hog_fail_typed_and_run_goes_on(tmp_path: Path) -> None:
+    replay = tmp_path / "replay.jsonl"
+    replay.write_text("".join(json.dumps({"key": "initial", "text": t}) + "\n" for t in (SLEEPER, HOG, GOOD)))
+    config = RunConfig(
+        task="HalfCheetah-Run-v1",
+        samples=3,
+        generations=1,
+        steps=256,
+        n_envs=1,
+        workers=2,
+        repair_rounds=0,
+        eval_episodes=1,
+        llm="replay",
+        replay_path=str(replay),
+        candidate_timeout_s=TIMEOUT_S,
+        memory_mb=3072,
+    )
+    result = start_run(config, tmp_path / "runs", progress=Progress("HalfCheetah-Run-v1", 1, live=False))
+    recs = [json.loads((result.run_dir / f"gen_000/cand_{i:02d}/candidate.json").read_text()) for i in range(3)]
+    assert [r["status"] for r in recs] == ["timeout", "out_of_memory", "ok"]
+    assert recs[0]["train_wall_s"] is not None and recs[0]["train_wall_s"] <= 2 * TIMEOUT_S
+    assert recs[1]["train_wall_s"] is not None and recs[1]["train_wall_s"] <= 2 * TIMEOUT_S
+    assert "memory" in recs[1]["message"].lower()
+    assert result.best is not None and result.best.name == "gen_000/cand_02"
