@@ -1,4 +1,23 @@
-"""MuJoCo locomotion tasks (gymnasium v5 envs)."""
+"""MuJoCo locomotion tasks (gymnasium v5 envs).
+
+Every task reads its state from the simulator (``env.data``/``env.model`` of
+the unwrapped env) and from the step ``info`` where the env computes a value
+itself (``x_velocity``), so that ``baseline_reward`` recomputes the env's own
+reward exactly from the batched state (the weights are gymnasium v5's
+defaults, see ``gymnasium/envs/mujoco/*_v5.py``).
+
+Fitness. HalfCheetah never terminates, so its mean forward velocity is a fair
+score. Hopper, Walker2d, Ant and Humanoid end the episode when they fall; a
+*mean* velocity there would reward a fast dive followed by a fall. Their
+fitness is the forward distance travelled over the episode (sum of
+``x_velocity * dt``, i.e. the x displacement): a fall stops the count, so
+falling early can only lose.
+
+Training defaults are rl-baselines3-zoo's PPO hyperparameters
+(``hyperparams/ppo.yml``, the ``-v4`` entries: same models as v5) where the
+zoo has tuned values, else its ``mujoco-defaults`` (SB3's PPO defaults with
+``normalize: true``). Step budgets are scaled down to fit a small CPU machine.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +27,71 @@ from typing import Any
 import numpy as np
 
 from eureka_kit.task import Fitness, State, StateVar, TaskSpec, TrainDefaults, register
+
+
+def _scalar(x: Any) -> np.ndarray:
+    """A 0-d float64 array (a per-env scalar state variable)."""
+    return np.asarray(x, dtype=np.float64)
+
+
+def _vec(x: Any) -> np.ndarray:
+    """A float64 copy (never a view into the simulator's buffers, which the next step overwrites)."""
+    return np.array(x, dtype=np.float64)
+
+
+def _upright(env: Any, body: str = "torso") -> np.ndarray:
+    """z component of the body's up axis in the world frame: 1 upright, 0 on its side, -1 upside down."""
+    return _scalar(env.data.body(body).xmat[8])
+
+
+def _force_norm(env: Any, body: str) -> np.ndarray:
+    """Magnitude of the external (contact) force on a body; ``cfrc_ext`` rows are [torque xyz, force xyz]."""
+    return _scalar(np.linalg.norm(env.data.body(body).cfrc_ext[3:6]))
+
+
+def _sum_sq(a: np.ndarray) -> np.ndarray:
+    """Sum of squares over every non-batch axis: (N, ...) -> (N,)."""
+    return np.square(a).reshape(a.shape[0], -1).sum(axis=1)
+
+
+def _forward_distance(dt: float) -> Fitness:
+    """Distance travelled forward: sum over the episode of ``x_velocity * dt``."""
+    return Fitness(
+        name="forward_distance",
+        description=(
+            "distance travelled forward (+x) during the episode, in metres; the episode ends when the robot "
+            "falls, so a fall stops the count"
+        ),
+        unit="m",
+        step=lambda s: s["x_velocity"] * dt,
+        aggregate="sum",
+    )
+
+
+# rl-baselines3-zoo, ppo.yml: the tuned MuJoCo entries share this policy.
+_ZOO_PPO_POLICY = {
+    "log_std_init": -2.0,
+    "ortho_init": False,
+    "activation_fn": "relu",
+    "net_arch": {"pi": [256, 256], "vf": [256, 256]},
+}
+
+# rl-baselines3-zoo's `mujoco-defaults` (Ant-v4 and every MuJoCo env without tuned values): SB3's PPO
+# defaults with VecNormalize; spelled out so the values in a run's config do not depend on the SB3 version.
+ZOO_PPO_MUJOCO_DEFAULTS = {
+    "n_steps": 2048,
+    "batch_size": 64,
+    "n_epochs": 10,
+    "gamma": 0.99,
+    "gae_lambda": 0.95,
+    "learning_rate": 3e-4,
+    "clip_range": 0.2,
+    "ent_coef": 0.0,
+    "vf_coef": 0.5,
+    "max_grad_norm": 0.5,
+}
+
+# ---------------------------------------------------------------------------------------------- HalfCheetah
 
 # rl-baselines3-zoo's tuned PPO for HalfCheetah (ppo.yml, HalfCheetah-v4).
 _ZOO_PPO_HALFCHEETAH = {
@@ -22,20 +106,19 @@ _ZOO_PPO_HALFCHEETAH = {
     "max_grad_norm": 0.8,
     "vf_coef": 0.58096,
 }
-_ZOO_PPO_POLICY = {"log_std_init": -2.0, "ortho_init": False, "activation_fn": "relu", "net_arch": {"pi": [256, 256], "vf": [256, 256]}}
 
 
 def _half_cheetah_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
     qpos = env.data.qpos
     qvel = env.data.qvel
     return {
-        "x_position": np.float64(info["x_position"]),
-        "x_velocity": np.float64(info["x_velocity"]),
-        "torso_height": np.float64(qpos[1]),
-        "torso_angle": np.float64(qpos[2]),
-        "torso_angular_velocity": np.float64(qvel[2]),
-        "joint_pos": np.array(qpos[3:9], dtype=np.float64),
-        "joint_vel": np.array(qvel[3:9], dtype=np.float64),
+        "x_position": _scalar(info["x_position"]),
+        "x_velocity": _scalar(info["x_velocity"]),
+        "torso_height": _scalar(qpos[1]),
+        "torso_angle": _scalar(qpos[2]),
+        "torso_angular_velocity": _scalar(qvel[2]),
+        "joint_pos": _vec(qpos[3:9]),
+        "joint_vel": _vec(qvel[3:9]),
     }
 
 
@@ -77,5 +160,331 @@ HALF_CHEETAH = register(
         ),
         max_episode_steps=1000,
         tags=("mujoco", "locomotion"),
+    )
+)
+
+# ---------------------------------------------------------------------------------------------- Ant
+
+_ANT_DT = 0.05  # frame_skip 5 x timestep 0.01
+
+
+def _ant_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
+    qpos = env.data.qpos
+    qvel = env.data.qvel
+    return {
+        "x_velocity": _scalar(info["x_velocity"]),
+        "y_velocity": _scalar(info["y_velocity"]),
+        "torso_height": _scalar(qpos[2]),
+        "upright": _upright(env),
+        "torso_angular_velocity": _vec(qvel[3:6]),
+        "joint_pos": _vec(qpos[7:15]),
+        "joint_vel": _vec(qvel[6:14]),
+        "contact_forces": _vec(env.data.cfrc_ext[1:]),
+        "is_healthy": _scalar(env.is_healthy),
+    }
+
+
+def _ant_baseline(s: Mapping[str, np.ndarray]) -> np.ndarray:
+    # gymnasium Ant-v5: forward_reward_weight=1, healthy_reward=1, ctrl_cost_weight=0.5,
+    # contact_cost_weight=5e-4 on contact forces clipped to contact_force_range=(-1, 1).
+    contact_cost = 5e-4 * _sum_sq(np.clip(s["contact_forces"], -1.0, 1.0))
+    ctrl_cost = 0.5 * _sum_sq(s["action"])
+    return s["x_velocity"] + 1.0 * s["is_healthy"] - ctrl_cost - contact_cost
+
+
+ANT = register(
+    TaskSpec(
+        id="Ant-Run-v1",
+        env_id="Ant-v5",
+        description=(
+            "A four-legged ant robot (a round torso with four legs, each with a hip and an ankle joint) "
+            "moving in 3D on a flat floor. Make it run forward (in the +x direction) as fast as possible. "
+            "The episode ends early if the torso height leaves [0.2, 1.0] m (e.g. it flips over or jumps)."
+        ),
+        state=(
+            StateVar("x_velocity", (), "m/s", "torso forward velocity over the last step (positive = forward, +x)"),
+            StateVar("y_velocity", (), "m/s", "torso sideways velocity over the last step (+y is to the left)"),
+            StateVar("torso_height", (), "m", "torso z above the floor; about 0.55-0.75 when standing"),
+            StateVar("upright", (), "cosine", "z of the torso's up axis: 1 upright, 0 on its side, -1 upside down"),
+            StateVar("torso_angular_velocity", (3,), "rad/s", "torso angular velocity about its own x, y, z axes"),
+            StateVar(
+                "joint_pos",
+                (8,),
+                "rad",
+                "joint angles (hip, ankle) of the legs: front-left (+x+y), back-left (-x+y), back-right (-x-y), "
+                "front-right (+x-y)",
+            ),
+            StateVar("joint_vel", (8,), "rad/s", "joint angular velocities, same order as joint_pos"),
+            StateVar(
+                "contact_forces",
+                (13, 6),
+                "N, N*m",
+                "external contact wrench [torque xyz, force xyz] on each body: torso, then for each leg in "
+                "joint_pos order its root, upper leg and lower leg (foot); nonzero on bodies touching the floor",
+            ),
+            StateVar("is_healthy", (), "bool as 0/1", "1.0 while torso_height is in [0.2, 1.0], else 0.0 (ends it)"),
+            StateVar("action", (8,), "torque", "joint torques applied this step, each in [-1, 1], joint_pos order"),
+        ),
+        extract=_ant_state,
+        fitness=_forward_distance(_ANT_DT),
+        baseline_reward=_ant_baseline,
+        # rl-baselines3-zoo, ppo.yml, Ant-v4: `mujoco-defaults` (its tuned Ant entry is commented out).
+        train=TrainDefaults(
+            algo="PPO",
+            total_steps=500_000,
+            n_envs=1,
+            normalize_obs=True,
+            hyperparams=ZOO_PPO_MUJOCO_DEFAULTS,
+        ),
+        max_episode_steps=1000,
+        tags=("mujoco", "locomotion", "3d", "terminates"),
+    )
+)
+
+# ---------------------------------------------------------------------------------------------- Hopper
+
+_HOPPER_DT = 0.008  # frame_skip 4 x timestep 0.002
+
+
+def _hopper_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
+    qpos = env.data.qpos
+    qvel = env.data.qvel
+    return {
+        "x_velocity": _scalar(info["x_velocity"]),
+        "z_velocity": _scalar(qvel[1]),
+        "torso_height": _scalar(qpos[1]),
+        "torso_angle": _scalar(qpos[2]),
+        "torso_angular_velocity": _scalar(qvel[2]),
+        "joint_pos": _vec(qpos[3:6]),
+        "joint_vel": _vec(qvel[3:6]),
+        "foot_contact_force": _force_norm(env, "foot"),
+        "is_healthy": _scalar(env.is_healthy),
+    }
+
+
+def _hopper_walker_baseline(s: Mapping[str, np.ndarray]) -> np.ndarray:
+    # gymnasium Hopper-v5 and Walker2d-v5: forward_reward_weight=1, healthy_reward=1, ctrl_cost_weight=1e-3.
+    return s["x_velocity"] + 1.0 * s["is_healthy"] - 1e-3 * _sum_sq(s["action"])
+
+
+# rl-baselines3-zoo's tuned PPO for Hopper (ppo.yml, Hopper-v4).
+_ZOO_PPO_HOPPER = {
+    "batch_size": 32,
+    "n_steps": 512,
+    "gamma": 0.999,
+    "learning_rate": 9.80828e-05,
+    "ent_coef": 0.00229519,
+    "clip_range": 0.2,
+    "n_epochs": 5,
+    "gae_lambda": 0.99,
+    "max_grad_norm": 0.7,
+    "vf_coef": 0.835671,
+}
+
+HOPPER = register(
+    TaskSpec(
+        id="Hopper-Hop-v1",
+        env_id="Hopper-v5",
+        description=(
+            "A planar one-legged hopper robot (a torso on a leg with thigh, leg and foot joints). Make it hop "
+            "forward (in the +x direction) as fast as possible without falling. The episode ends when it "
+            "falls: torso height below 0.7 m, |torso angle| above 0.2 rad, or a joint state beyond +-100."
+        ),
+        state=(
+            StateVar("x_velocity", (), "m/s", "torso forward velocity over the last step (positive = forward, +x)"),
+            StateVar("z_velocity", (), "m/s", "torso vertical velocity (positive = up)"),
+            StateVar("torso_height", (), "m", "torso z above the floor; 1.25 at the start, falling below 0.7 ends it"),
+            StateVar("torso_angle", (), "rad", "torso pitch: 0 upright, positive leans forward; |angle| > 0.2 ends it"),
+            StateVar("torso_angular_velocity", (), "rad/s", "torso pitch rate"),
+            StateVar("joint_pos", (3,), "rad", "joint angles: thigh, leg (knee), foot"),
+            StateVar("joint_vel", (3,), "rad/s", "joint angular velocities, same order as joint_pos"),
+            StateVar("foot_contact_force", (), "N", "magnitude of the floor's contact force on the foot; 0 in the air"),
+            StateVar("is_healthy", (), "bool as 0/1", "1.0 while the hopper has not fallen, 0.0 on the step it falls"),
+            StateVar("action", (3,), "torque", "joint torques applied this step, each in [-1, 1], joint_pos order"),
+        ),
+        extract=_hopper_state,
+        fitness=_forward_distance(_HOPPER_DT),
+        baseline_reward=_hopper_walker_baseline,
+        train=TrainDefaults(
+            algo="PPO",
+            total_steps=300_000,
+            n_envs=1,
+            normalize_obs=True,
+            hyperparams=_ZOO_PPO_HOPPER,
+            policy_kwargs=_ZOO_PPO_POLICY,
+        ),
+        max_episode_steps=1000,
+        tags=("mujoco", "locomotion", "planar", "terminates"),
+    )
+)
+
+# ---------------------------------------------------------------------------------------------- Walker2d
+
+_WALKER_DT = 0.008  # frame_skip 4 x timestep 0.002
+
+
+def _walker_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
+    qpos = env.data.qpos
+    qvel = env.data.qvel
+    return {
+        "x_velocity": _scalar(info["x_velocity"]),
+        "torso_height": _scalar(qpos[1]),
+        "torso_angle": _scalar(qpos[2]),
+        "torso_angular_velocity": _scalar(qvel[2]),
+        "joint_pos": _vec(qpos[3:9]),
+        "joint_vel": _vec(qvel[3:9]),
+        "feet_contact_force": np.array([_force_norm(env, "foot"), _force_norm(env, "foot_left")]),
+        "is_healthy": _scalar(env.is_healthy),
+    }
+
+
+# rl-baselines3-zoo's tuned PPO for Walker2d (ppo.yml, Walker2d-v4; no policy_kwargs there: SB3's default net).
+_ZOO_PPO_WALKER = {
+    "batch_size": 32,
+    "n_steps": 512,
+    "gamma": 0.99,
+    "learning_rate": 5.05041e-05,
+    "ent_coef": 0.000585045,
+    "clip_range": 0.1,
+    "n_epochs": 20,
+    "gae_lambda": 0.95,
+    "max_grad_norm": 1.0,
+    "vf_coef": 0.871923,
+}
+
+WALKER = register(
+    TaskSpec(
+        id="Walker2d-Walk-v1",
+        env_id="Walker2d-v5",
+        description=(
+            "A planar two-legged walker robot (a torso on two legs, each with thigh, leg and foot joints). "
+            "Make it walk forward (in the +x direction) as fast as possible without falling. The episode "
+            "ends when it falls: torso height outside (0.8, 2.0) m or |torso angle| above 1 rad."
+        ),
+        state=(
+            StateVar("x_velocity", (), "m/s", "torso forward velocity over the last step (positive = forward, +x)"),
+            StateVar("torso_height", (), "m", "torso z above the floor; 1.25 at the start, must stay in (0.8, 2.0)"),
+            StateVar("torso_angle", (), "rad", "torso pitch: 0 upright, positive leans forward; |angle| > 1 ends it"),
+            StateVar("torso_angular_velocity", (), "rad/s", "torso pitch rate"),
+            StateVar(
+                "joint_pos", (6,), "rad", "joint angles: right thigh, leg (knee), foot, then left thigh, leg, foot"
+            ),
+            StateVar("joint_vel", (6,), "rad/s", "joint angular velocities, same order as joint_pos"),
+            StateVar(
+                "feet_contact_force", (2,), "N", "floor contact force magnitude on [right, left] foot; 0 in the air"
+            ),
+            StateVar("is_healthy", (), "bool as 0/1", "1.0 while the walker has not fallen, 0.0 on the step it falls"),
+            StateVar("action", (6,), "torque", "joint torques applied this step, each in [-1, 1], joint_pos order"),
+        ),
+        extract=_walker_state,
+        fitness=_forward_distance(_WALKER_DT),
+        baseline_reward=_hopper_walker_baseline,
+        train=TrainDefaults(
+            algo="PPO",
+            total_steps=300_000,
+            n_envs=1,
+            normalize_obs=True,
+            hyperparams=_ZOO_PPO_WALKER,
+        ),
+        max_episode_steps=1000,
+        tags=("mujoco", "locomotion", "planar", "terminates"),
+    )
+)
+
+# ---------------------------------------------------------------------------------------------- Humanoid
+
+_HUMANOID_DT = 0.015  # frame_skip 5 x timestep 0.003
+
+
+def _humanoid_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
+    qpos = env.data.qpos
+    qvel = env.data.qvel
+    return {
+        "x_velocity": _scalar(info["x_velocity"]),
+        "y_velocity": _scalar(info["y_velocity"]),
+        "torso_height": _scalar(qpos[2]),
+        "upright": _upright(env),
+        "torso_angular_velocity": _vec(qvel[3:6]),
+        "joint_pos": _vec(qpos[7:24]),
+        "joint_vel": _vec(qvel[6:23]),
+        "contact_forces": _vec(env.data.cfrc_ext[1:]),
+        "is_healthy": _scalar(env.is_healthy),
+    }
+
+
+def _humanoid_baseline(s: Mapping[str, np.ndarray]) -> np.ndarray:
+    # gymnasium Humanoid-v5: forward_reward_weight=1.25, healthy_reward=5, ctrl_cost_weight=0.1,
+    # contact_cost_weight=5e-7 with the contact cost clipped to contact_cost_range=(-inf, 10).
+    contact_cost = np.minimum(5e-7 * _sum_sq(s["contact_forces"]), 10.0)
+    ctrl_cost = 0.1 * _sum_sq(s["action"])
+    return 1.25 * s["x_velocity"] + 5.0 * s["is_healthy"] - ctrl_cost - contact_cost
+
+
+# rl-baselines3-zoo's tuned PPO for Humanoid (ppo.yml, Humanoid-v4).
+_ZOO_PPO_HUMANOID = {
+    "batch_size": 256,
+    "n_steps": 512,
+    "gamma": 0.95,
+    "learning_rate": 3.56987e-05,
+    "ent_coef": 0.00238306,
+    "clip_range": 0.3,
+    "n_epochs": 5,
+    "gae_lambda": 0.9,
+    "max_grad_norm": 2.0,
+    "vf_coef": 0.431892,
+}
+
+_HUMANOID_BODIES = (
+    "torso, lwaist, pelvis, right_thigh, right_shin, right_foot, left_thigh, left_shin, left_foot, "
+    "right_upper_arm, right_lower_arm, left_upper_arm, left_lower_arm"
+)
+_HUMANOID_JOINTS = (
+    "abdomen_z, abdomen_y, abdomen_x, right_hip_x, right_hip_z, right_hip_y, right_knee, left_hip_x, "
+    "left_hip_z, left_hip_y, left_knee, right_shoulder1, right_shoulder2, right_elbow, left_shoulder1, "
+    "left_shoulder2, left_elbow"
+)
+_HUMANOID_ACTUATORS = (
+    "abdomen_y, abdomen_z, abdomen_x, then the other 14 joints in joint_pos order (right_hip_x ... left_elbow)"
+)
+
+HUMANOID = register(
+    TaskSpec(
+        id="Humanoid-Run-v1",
+        env_id="Humanoid-v5",
+        description=(
+            "A 3D humanoid robot (torso, abdomen, two legs with hips, knees and feet, two arms with shoulders "
+            "and elbows). Make it run forward (in the +x direction) as fast as possible without falling. "
+            "The episode ends when it falls: torso height outside (1.0, 2.0) m."
+        ),
+        state=(
+            StateVar("x_velocity", (), "m/s", "forward velocity of the centre of mass over the last step (+x)"),
+            StateVar("y_velocity", (), "m/s", "sideways velocity of the centre of mass (+y is to the left)"),
+            StateVar("torso_height", (), "m", "torso z above the floor; 1.4 at the start, must stay in (1.0, 2.0)"),
+            StateVar("upright", (), "cosine", "z of the torso's up axis: 1 upright, 0 lying, -1 upside down"),
+            StateVar("torso_angular_velocity", (3,), "rad/s", "torso angular velocity about its own x, y, z axes"),
+            StateVar("joint_pos", (17,), "rad", f"joint angles: {_HUMANOID_JOINTS}"),
+            StateVar("joint_vel", (17,), "rad/s", "joint angular velocities, same order as joint_pos"),
+            StateVar(
+                "contact_forces",
+                (13, 6),
+                "N, N*m",
+                f"external contact wrench [torque xyz, force xyz] on each body: {_HUMANOID_BODIES}",
+            ),
+            StateVar("is_healthy", (), "bool as 0/1", "1.0 while torso_height is in (1.0, 2.0), else 0.0 (ends it)"),
+            StateVar("action", (17,), "torque", f"joint torques, each in [-0.4, 0.4], order: {_HUMANOID_ACTUATORS}"),
+        ),
+        extract=_humanoid_state,
+        fitness=_forward_distance(_HUMANOID_DT),
+        baseline_reward=_humanoid_baseline,
+        train=TrainDefaults(
+            algo="PPO",
+            total_steps=500_000,
+            n_envs=1,
+            normalize_obs=True,
+            hyperparams=_ZOO_PPO_HUMANOID,
+            policy_kwargs=_ZOO_PPO_POLICY,
+        ),
+        max_episode_steps=1000,
+        tags=("mujoco", "locomotion", "3d", "terminates", "slow"),
     )
 )
