@@ -204,7 +204,7 @@ ANT = register(
         state=(
             StateVar("x_velocity", (), "m/s", "torso forward velocity over the last step (positive = forward, +x)"),
             StateVar("y_velocity", (), "m/s", "torso sideways velocity over the last step (+y is to the left)"),
-            StateVar("torso_height", (), "m", "torso z above the floor; about 0.55-0.75 when standing"),
+            StateVar("torso_height", (), "m", "torso z above the floor; 0.75 at the start, about 0.45 at rest"),
             StateVar("upright", (), "cosine", "z of the torso's up axis: 1 upright, 0 on its side, -1 upside down"),
             StateVar("torso_angular_velocity", (3,), "rad/s", "torso angular velocity about its own x, y, z axes"),
             StateVar(
