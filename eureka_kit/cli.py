@@ -22,20 +22,21 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     from eureka_kit.task import list_tasks
 
     table = Table(title="eureka-kit tasks")
-    for col in ("id", "env", "goal", "fitness", "algo", "steps", "state vars"):
-        table.add_column(col, overflow="fold")
+    for col in ("id", "env", "fitness", "algo", "steps", "state", "goal"):
+        table.add_column(col, no_wrap=col != "goal")
     for t in list_tasks():
-        goal = t.description if len(t.description) < 90 else t.description[:87] + "..."
+        goal = t.description.split(". ")[-1].rstrip(".")
         table.add_row(
             t.id,
             t.env_id,
-            goal,
             f"{t.fitness.name} ({t.fitness.unit})",
             t.train.algo,
             f"{t.train.total_steps:,}",
             str(len(t.state)),
+            goal if len(goal) <= 70 else goal[:67] + "...",
         )
-    Console(width=max(100, Console().width)).print(table)
+    console = Console()
+    Console(width=max(150, console.width) if not console.is_terminal else None).print(table)
     return 0
 
 
