@@ -32,6 +32,7 @@ def _mountain_car_baseline(s: Mapping[str, np.ndarray]) -> np.ndarray:
 MOUNTAIN_CAR = register(
     TaskSpec(
         id="MountainCar-Flag-v1",
+        goal="drive the underpowered car up to the flag",
         env_id="MountainCarContinuous-v0",
         description=(
             "A car sits in a valley between two hills. Drive it to the flag on top of the right hill "

@@ -125,6 +125,7 @@ def _half_cheetah_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -
 HALF_CHEETAH = register(
     TaskSpec(
         id="HalfCheetah-Run-v1",
+        goal="make the cheetah run forward fast",
         env_id="HalfCheetah-v5",
         description=(
             "A planar two-legged cheetah robot (a torso with a back and a front leg, each with thigh, "
@@ -195,6 +196,7 @@ def _ant_baseline(s: Mapping[str, np.ndarray]) -> np.ndarray:
 ANT = register(
     TaskSpec(
         id="Ant-Run-v1",
+        goal="make the ant run forward fast",
         env_id="Ant-v5",
         description=(
             "A four-legged ant robot (a round torso with four legs, each with a hip and an ankle joint) "
@@ -284,6 +286,7 @@ _ZOO_PPO_HOPPER = {
 HOPPER = register(
     TaskSpec(
         id="Hopper-Hop-v1",
+        goal="make the hopper hop forward without falling",
         env_id="Hopper-v5",
         description=(
             "A planar one-legged hopper robot (a torso on a leg with thigh, leg and foot joints). Make it hop "
@@ -355,6 +358,7 @@ _ZOO_PPO_WALKER = {
 WALKER = register(
     TaskSpec(
         id="Walker2d-Walk-v1",
+        goal="make the walker walk forward without falling",
         env_id="Walker2d-v5",
         description=(
             "A planar two-legged walker robot (a torso on two legs, each with thigh, leg and foot joints). "
@@ -450,6 +454,7 @@ _HUMANOID_ACTUATORS = (
 HUMANOID = register(
     TaskSpec(
         id="Humanoid-Run-v1",
+        goal="make the humanoid run forward without falling",
         env_id="Humanoid-v5",
         description=(
             "A 3D humanoid robot (torso, abdomen, two legs with hips, knees and feet, two arms with shoulders "

@@ -56,6 +56,7 @@ _JOINTS = "shoulder_pan, shoulder_lift, upper_arm_roll, elbow_flex, forearm_roll
 PUSHER = register(
     TaskSpec(
         id="Pusher-Push-v1",
+        goal="push the object to the goal with the arm",
         env_id="Pusher-v5",
         description=(
             "A 7-joint robot arm (shoulder, elbow, forearm and wrist joints) stands at a table with a cylinder "

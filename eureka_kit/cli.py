@@ -25,7 +25,6 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     for col in ("id", "env", "fitness", "algo", "steps", "state", "goal"):
         table.add_column(col, no_wrap=col != "goal")
     for t in list_tasks():
-        goal = t.description.split(". ")[-1].rstrip(".")
         table.add_row(
             t.id,
             t.env_id,
@@ -33,7 +32,7 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
             t.train.algo,
             f"{t.train.total_steps:,}",
             str(len(t.state)),
-            goal if len(goal) <= 70 else goal[:67] + "...",
+            t.goal,
         )
     console = Console()
     Console(width=max(150, console.width) if not console.is_terminal else None).print(table)

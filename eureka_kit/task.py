@@ -145,7 +145,10 @@ class TaskSpec:
 
     id: str
     env_id: str
+    goal: str
+    """The goal in a few words, for tables and run names (e.g. "make the ant run forward fast")."""
     description: str
+    """The goal in plain language as the LLM sees it: the robot, what to achieve, how episodes end."""
     state: tuple[StateVar, ...]
     extract: StateExtractor
     fitness: Fitness
