@@ -3,7 +3,9 @@ the shipped examples, and the report's own behaviour (JSON, feedback, never rais
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -235,3 +237,23 @@ def test_real_states_are_cached_per_task(cheetah: TaskSpec) -> None:
     assert critic.real_states(cheetah) is first
     assert len(first) == critic.REAL_STEPS and first[0]["x_velocity"].shape == (8,)
     assert not first[0]["joint_pos"].flags.writeable
+
+
+def test_unavailable_env_falls_back_to_synthetic_states(cheetah: TaskSpec) -> None:
+    broken = dataclasses.replace(cheetah, id="Broken-Critic-Test-v0", env_id="NoSuchEnv-v0")
+    report = check_program(broken, (ROOT / "examples" / "halfcheetah_reward.py").read_text())
+    assert report.ok
+    assert "real_states_unavailable" in report.codes
+    assert "tested on synthetic ones" in report.warnings[0].message
+
+
+def test_alarm_handler_is_restored(cheetah: TaskSpec) -> None:
+    before = signal.getsignal(signal.SIGALRM)
+    check_program(cheetah, "def compute_reward(x_velocity):\n    return x_velocity * 1.0, {'f': x_velocity * 1.0}\n")
+    assert signal.getsignal(signal.SIGALRM) is before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_small_n_envs_is_a_caller_error(cheetah: TaskSpec) -> None:
+    with pytest.raises(ValueError, match="n_envs >= 2"):
+        check_program(cheetah, "", n_envs=1)
