@@ -36,7 +36,7 @@ class Fault:
     """One injected fault, consumed by the next request.
 
     - ``status``: answer with HTTP ``status`` (and ``Retry-After: retry_after`` when given)
-      and an OpenAI-style error body with ``message``;
+      and an OpenAI-style error body with ``message`` and ``code``;
     - ``slow``: sleep ``delay_s`` before a normal answer (beyond the client timeout);
     - ``drop``: read the request, then close the socket without any response;
     - ``malformed``: HTTP 200 with a body that is not JSON.
@@ -47,6 +47,7 @@ class Fault:
     retry_after: str | None = None
     delay_s: float = 0.0
     message: str | None = None
+    code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ class StubServer:
                     message = fault.message or (
                         "Rate limit reached" if fault.status == 429 else f"stub error {fault.status}"
                     )
-                    self._send(fault.status, {"error": {"message": message, "type": "stub"}}, headers)
+                    error = {"message": message, "type": "stub", "code": fault.code}
+                    self._send(fault.status, {"error": error}, headers)
                     return
                 if fault is not None and fault.kind == "malformed":
                     self._send_raw(200, b'{"id": "x", "choices": [ this is not json')

@@ -27,8 +27,7 @@ from eureka_kit.llm import (
 
 SECRET = "sk-test-SECRETKEY0123456789"
 FAST = RetryPolicy(max_attempts=4, initial_delay_s=0.001, max_delay_s=0.01, max_total_wait_s=100.0)
-MINI = PriceTable.default().lookup("gpt-4o-mini")
-assert MINI is not None
+MINI = PriceTable.default().prices["gpt-4o-mini"]
 
 
 def msgs(text: str = "write a reward") -> list[Message]:
@@ -191,6 +190,14 @@ def test_non_retryable_401_ends_at_once_without_leaking_the_key(server: StubServ
     assert SECRET not in json.dumps([r.to_json() for r in client.records])
 
 
+def test_429_insufficient_quota_is_not_retried(server: StubServer, tmp_path: Path) -> None:
+    server.faults.append(Fault("status", status=429, retry_after="1", code="insufficient_quota"))
+    sleeps: list[float] = []
+    with pytest.raises(LLMCallError, match=r"rejected after 1 attempt .*HTTP 429 \(quota exhausted\).*billing"):
+        client_for(server, tmp_path, sleeps).sample(msgs(), request_id="gen_000/initial")
+    assert server.count == 1 and sleeps == []
+
+
 def test_404_hints_at_model_and_base_url(server: StubServer, tmp_path: Path) -> None:
     server.faults.append(Fault("status", status=404, message="The model `gpt-9` does not exist"))
     with pytest.raises(LLMCallError, match=r"HTTP 404.*gpt-9.*Check the model name and base_url"):
@@ -202,7 +209,7 @@ def test_budget_usd_stops_before_the_call(server: StubServer, tmp_path: Path) ->
     client = client_for(server, tmp_path, budget_usd=first_cost * 1.5)
     client.sample(msgs(), n=2, request_id="gen_000/initial")
     client.sample(msgs("second"), n=1, request_id="gen_000/cand_00/repair_1")
-    assert server.count == 2 and client.totals().cost_usd >= first_cost * 1.5
+    assert server.count == 2 and client.totals().priced_cost_usd >= first_cost * 1.5
     with pytest.raises(
         BudgetExceeded, match=r"'gen_001/initial' not sent: the LLM budget of \$0\.000112 would be reached"
     ):
@@ -273,6 +280,15 @@ def test_local_server_without_key_sends_a_dummy_key(
     monkeypatch.delenv("OPENAI_API_KEY")
     client_for(server, tmp_path).sample(msgs(), request_id="gen_000/initial")
     assert server.requests[0].headers["authorization"] == "Bearer not-needed"
+
+
+def test_openai_base_url_env_var_is_honoured(server: StubServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    client = make_client("openai", model="llama", retry=FAST)
+    assert client.describe()["base_url"] == server.base_url
+    client.sample(msgs(), request_id="gen_000/initial")
+    assert server.count == 1 and server.requests[0].body["max_tokens"] == 4096
 
 
 def test_openai_gets_max_completion_tokens_and_compatible_servers_max_tokens(env_key: str) -> None:

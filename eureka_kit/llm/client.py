@@ -47,7 +47,7 @@ from typing import Any, Literal
 from eureka_kit.llm.base import Backend, BatchMode, Completion, Message, SamplingParams, estimate_prompt_tokens
 from eureka_kit.llm.cache import ResponseCache, cache_key
 from eureka_kit.llm.errors import BackendError, BudgetExceeded, LLMCallError, LLMConfigError, LLMError
-from eureka_kit.llm.openai_backend import MISSING_KEY_MESSAGE, MaxTokensParam, OpenAIBackend
+from eureka_kit.llm.openai_backend import MaxTokensParam, OpenAIBackend
 from eureka_kit.llm.pricing import PriceTable
 from eureka_kit.llm.replay import ReplayBackend
 from eureka_kit.llm.retry import Attempted, RetryPolicy, call_with_retry
@@ -504,7 +504,7 @@ def make_client(
     price_table: PriceTable | str | Path | None = None,
     budget_usd: float | None = None,
     budget_tokens: int | None = None,
-    timeout_s: float = 120.0,
+    timeout_s: float = 300.0,
     batch_mode: BatchMode = "n",
     max_concurrency: int = 8,
     max_tokens_param: MaxTokensParam = "auto",
@@ -529,8 +529,6 @@ def make_client(
     """
     backend: Backend
     if llm == "openai":
-        if base_url is None and not os.environ.get("OPENAI_API_KEY"):
-            raise LLMConfigError(MISSING_KEY_MESSAGE)
         backend = OpenAIBackend(
             model or DEFAULT_MODEL,
             base_url=base_url,

@@ -4,7 +4,8 @@ Uses the official ``openai`` package's chat completions. The API key is read
 from the ``OPENAI_API_KEY`` environment variable when the backend is built
 and handed to the ``openai`` client only; it is never stored by this module,
 logged, put in an error message or written to disk. For a ``base_url`` with
-no key set, a dummy key is sent (local servers ignore it).
+no key set, a dummy key is sent (local servers ignore it). Without a
+``base_url``, ``OPENAI_BASE_URL`` is used if set, as the ``openai`` package does.
 
 The ``openai`` client's own retries are off (``max_retries=0``): the
 :class:`~eureka_kit.llm.client.LLMClient` retries, the same way for every
@@ -20,9 +21,7 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
-
-import openai
+from typing import TYPE_CHECKING, Any, Literal
 
 from eureka_kit.llm.base import (
     BatchMode,
@@ -35,6 +34,9 @@ from eureka_kit.llm.base import (
     split_evenly,
 )
 from eureka_kit.llm.errors import BackendError, LLMConfigError
+
+if TYPE_CHECKING:
+    import openai  # imported lazily below: ~0.4 s that replay-only runs do not need
 
 MaxTokensParam = Literal["auto", "max_tokens", "max_completion_tokens"]
 DUMMY_KEY = "not-needed"
@@ -67,7 +69,7 @@ class OpenAIBackend:
         model: str,
         *,
         base_url: str | None = None,
-        timeout_s: float = 120.0,
+        timeout_s: float = 300.0,
         batch_mode: BatchMode = "n",
         max_tokens_param: MaxTokensParam = "auto",
         extra_body: Mapping[str, Any] | None = None,
@@ -78,6 +80,7 @@ class OpenAIBackend:
             raise LLMConfigError(f"batch_mode must be 'n' or 'concurrent', got {batch_mode!r}")
         if timeout_s <= 0:
             raise LLMConfigError(f"timeout_s must be > 0, got {timeout_s}")
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None  # the openai package's own convention
         has_key = bool(os.environ.get("OPENAI_API_KEY"))
         if not has_key and base_url is None:
             raise LLMConfigError(MISSING_KEY_MESSAGE)
@@ -89,6 +92,8 @@ class OpenAIBackend:
             max_tokens_param = "max_completion_tokens" if base_url is None else "max_tokens"
         self.max_tokens_param: MaxTokensParam = max_tokens_param
         self.extra_body: dict[str, Any] = dict(extra_body or {})
+        import openai
+
         # The key goes straight from the environment into the openai client, never into an attribute of ours.
         self._client = openai.OpenAI(
             api_key=os.environ.get("OPENAI_API_KEY") or DUMMY_KEY,
@@ -151,6 +156,8 @@ class OpenAIBackend:
         sample_indices: Sequence[int],
         request_id: str,
     ) -> list[Completion]:
+        import openai
+
         n = len(sample_indices)
         try:
             response = self._client.chat.completions.create(**self._request_kwargs(messages, params, n))
@@ -172,8 +179,12 @@ class OpenAIBackend:
         status = e.status_code
         message = _server_message(e)
         retryable = status in _RETRYABLE_STATUS or status >= 500
-        retry_after = parse_retry_after(e.response.headers) if retryable else None
         label = "rate limited" if status == 429 else "error"
+        if _error_code(e) == "insufficient_quota":  # a 429 that waiting does not fix
+            retryable = False
+            label = "quota exhausted"
+            message += " (the account has no credit or quota left; check billing, retrying will not help)"
+        retry_after = parse_retry_after(e.response.headers) if retryable else None
         return BackendError(
             f"HTTP {status} ({label}) from {self._where}: {message}",
             retryable=retryable,
@@ -246,6 +257,15 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _error_code(e: openai.APIStatusError) -> str | None:
+    body = e.body
+    if isinstance(body, Mapping):
+        err = body.get("error", body)
+        if isinstance(err, Mapping) and isinstance(err.get("code"), str):
+            return str(err["code"])
+    return None
 
 
 def _server_message(e: openai.APIStatusError) -> str:
