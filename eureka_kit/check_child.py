@@ -7,7 +7,6 @@ program on smoke batches) and writes the report as JSON. Started only by
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ def main(argv: list[str]) -> int:
 
     report = check_program(get_task(task_id), Path(reward_path).read_text())
     tmp = Path(out_path).with_suffix(".tmp")
-    tmp.write_text(json.dumps(report.to_json()))
+    tmp.write_text(report.to_json())
     tmp.replace(out_path)
     return 0
 

@@ -8,7 +8,6 @@ exhausts memory becomes an error issue of the report, never an exception.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +23,9 @@ def _failed(code: str, message: str) -> CheckReport:
     return CheckReport(issues=(CheckIssue(level="error", code=code, message=message),))
 
 
-def check_sandboxed(spec: TaskSpec, source: str, workdir: Path | None = None, limits: Limits = CHECK_LIMITS) -> CheckReport:
+def check_sandboxed(
+    spec: TaskSpec, source: str, workdir: Path | None = None, limits: Limits = CHECK_LIMITS
+) -> CheckReport:
     """Static checks here, then the smoke test in a sandboxed child; always returns a report."""
     static = check_static(spec, source)
     if not static.ok:
@@ -44,7 +45,7 @@ def check_sandboxed(spec: TaskSpec, source: str, workdir: Path | None = None, li
             (workdir / "check.log").write_bytes((work / "check.log").read_bytes())
         if outcome.status == "ok" and out.exists():
             try:
-                return CheckReport.from_json(json.loads(out.read_text()))
+                return CheckReport.from_json(out.read_text())
             except (ValueError, KeyError, TypeError) as e:
                 return _failed("check_crashed", f"the reward checker produced an unreadable report: {e}")
         if outcome.status == "timeout":
@@ -55,4 +56,6 @@ def check_sandboxed(spec: TaskSpec, source: str, workdir: Path | None = None, li
             )
         if outcome.status == "out_of_memory":
             return _failed("check_out_of_memory", "checking the reward function exhausted memory; avoid huge tensors")
-        return _failed("check_crashed", f"the reward function crashed the checker ({outcome.status}): {outcome.message}")
+        return _failed(
+            "check_crashed", f"the reward function crashed the checker ({outcome.status}): {outcome.message}"
+        )

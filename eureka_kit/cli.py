@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 from pathlib import Path
@@ -50,7 +49,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return 2
     report = check_sandboxed(spec, path.read_text())
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(report.to_json())
     else:
         print(f"{path}: {'OK' if report.ok else 'REJECTED'} for task {spec.id}")
         text = report.feedback().strip()

@@ -182,7 +182,7 @@ class Loop:
         report = check_static(self.spec, source)
         if report.ok:
             report = check_sandboxed(self.spec, source, cand)
-        atomic_write_json(cand / "check.json", report.to_json())
+        atomic_write_json(cand / "check.json", report.to_dict())
         return report
 
     def run_candidate(self, generation: int, index: int, response: str, messages: list[Message]) -> CandidateRecord:
@@ -299,9 +299,7 @@ class Loop:
             self.store.gen_dir(generation) / "prompt.json", [{"role": m.role, "content": m.content} for m in messages]
         )
         kind = "initial" if generation == 0 else "reflection"
-        completions = self.client.sample(
-            messages, n=k, params=self.params, request_id=f"gen_{generation:03d}/{kind}"
-        )
+        completions = self.client.sample(messages, n=k, params=self.params, request_id=f"gen_{generation:03d}/{kind}")
         self._report_usage()
         todo = [i for i in range(k) if i not in done]
         for i in todo:

@@ -62,9 +62,15 @@ def bind_arguments(fn: Callable[..., object], spec: TaskSpec) -> tuple[str, ...]
     names: list[str] = []
     unknown: list[str] = []
     for p in inspect.signature(fn).parameters.values():
+        if p.kind == p.POSITIONAL_ONLY:
+            raise ProgramError(
+                f"`{ENTRY_POINT}` arguments are passed by name: remove the positional-only marker `/` "
+                f"from the signature (argument {p.name!r})"
+            )
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise ProgramError(
-                f"`{ENTRY_POINT}` must name its arguments explicitly (no *args/**kwargs); valid names: {', '.join(valid)}"
+                f"`{ENTRY_POINT}` must name its arguments explicitly (no *args/**kwargs); "
+                f"valid names: {', '.join(valid)}"
             )
         if p.name in valid:
             names.append(p.name)

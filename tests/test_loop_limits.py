@@ -9,7 +9,7 @@ from eureka_kit.config import RunConfig
 from eureka_kit.loop import start_run
 from eureka_kit.progress import Progress
 
-SLEEPER = '''```python
+SLEEPER = """```python
 import time
 import torch
 
@@ -22,9 +22,9 @@ def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor):
         time.sleep(10**6)
     return x_velocity, {"forward": x_velocity}
 ```
-'''
+"""
 
-HOG = '''```python
+HOG = """```python
 import torch
 
 _calls = [0]
@@ -38,9 +38,9 @@ def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor):
             _hoard.append(torch.ones(64 * 1024 * 1024))
     return x_velocity, {"forward": x_velocity}
 ```
-'''
+"""
 
-GOOD = '''```python
+GOOD = """```python
 import torch
 
 
@@ -48,7 +48,7 @@ def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor):
     ctrl = -0.1 * (action**2).sum(dim=-1)
     return x_velocity + ctrl, {"forward": x_velocity, "ctrl": ctrl}
 ```
-'''
+"""
 
 TIMEOUT_S = 25.0
 

@@ -18,7 +18,9 @@ from eureka_kit.task import TaskSpec, list_tasks
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 TASKS = list_tasks()
 
-EXAMPLE_SOURCE = "import torch\n\ndef compute_reward(action):\n    c = -action.pow(2).sum(-1)\n    return c, {'ctrl': c}\n"
+EXAMPLE_SOURCE = (
+    "import torch\n\ndef compute_reward(action):\n    c = -action.pow(2).sum(-1)\n    return c, {'ctrl': c}\n"
+)
 
 
 class _Best:
