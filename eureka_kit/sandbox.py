@@ -4,8 +4,8 @@ Every execution of a reward program happens in a child started by
 :func:`run_child`. The child
 
 - runs in a new session with an environment built from scratch (no variable
-  of the parent leaks in, in particular no API keys), ``HOME`` and ``TMPDIR``
-  set to its own folder;
+  of the parent leaks in, in particular no API keys), ``HOME`` set to its own
+  folder and ``TMPDIR`` to ``tmp/`` in it;
 - runs under rlimits set before ``exec``: CPU seconds (``SIGXCPU``), address
   space (``MemoryError``), file size, open files, no core dumps;
 - writes stdout and stderr through a pipe that the parent copies to
@@ -71,18 +71,21 @@ ChildStatus = Literal["ok", "error", "timeout", "out_of_memory", "killed"]
 class Limits:
     """Resource limits of one child process (and of each of its descendants, for the rlimits).
 
-    ``address_space_mb=None`` means no address-space limit (needed for CUDA
-    processes; use cgroups there). ``heartbeat_s=None`` disables the heartbeat
-    check; otherwise a child whose heartbeat file is older than this is killed.
+    ``cpu_s=None`` sets the CPU-time limit from the wall clock (``wall_s + 10``: a
+    backstop, since the child is single-threaded). ``address_space_mb=None``
+    means no address-space limit (needed for CUDA processes; use cgroups
+    there). ``heartbeat_s`` applies only when :func:`run_child` gets a
+    heartbeat file: a child whose heartbeat is older than this is killed;
+    ``None`` disables the check.
     """
 
     wall_s: float = 1800.0
-    cpu_s: float | None = 2400.0
-    address_space_mb: int | None = 6144
+    cpu_s: float | None = None
+    address_space_mb: int | None = 4096
     file_size_mb: int = 256
     open_files: int = 256
     max_output_bytes: int = 1_000_000
-    heartbeat_s: float | None = None
+    heartbeat_s: float | None = 300.0
 
     def __post_init__(self) -> None:
         if self.wall_s <= 0:
@@ -95,6 +98,11 @@ class Limits:
             raise ValueError("file_size_mb must be >= 1, open_files >= 16 and max_output_bytes >= 0")
         if self.heartbeat_s is not None and self.heartbeat_s <= 0:
             raise ValueError(f"heartbeat_s must be > 0 or None, got {self.heartbeat_s}")
+
+    @property
+    def cpu_seconds(self) -> float:
+        """The CPU-time limit in force: ``cpu_s``, or ``wall_s + 10`` when it is ``None``."""
+        return self.cpu_s if self.cpu_s is not None else self.wall_s + 10.0
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,7 @@ def child_env(cwd: Path, token: str, extra: Mapping[str, str] | None = None) -> 
     env = {
         "PATH": f"{exe_dir}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(cwd),
-        "TMPDIR": str(cwd),
+        "TMPDIR": str(cwd / "tmp"),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "PYTHONPATH": pkg_root,
@@ -144,9 +152,8 @@ def _rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
         (resource.RLIMIT_FSIZE, (limits.file_size_mb * mb, limits.file_size_mb * mb)),
         (resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files)),
     ]
-    if limits.cpu_s is not None:
-        soft = max(1, int(limits.cpu_s + 0.999))
-        out.append((resource.RLIMIT_CPU, (soft, soft + 5)))  # SIGXCPU at soft, SIGKILL at hard
+    soft = max(1, int(limits.cpu_seconds + 0.999))
+    out.append((resource.RLIMIT_CPU, (soft, soft + 5)))  # SIGXCPU at soft, SIGKILL at hard
     if limits.address_space_mb is not None:
         out.append((resource.RLIMIT_AS, (limits.address_space_mb * mb, limits.address_space_mb * mb)))
     return out
@@ -329,9 +336,7 @@ def _classify(rc: int, limits: Limits, log_path: Path) -> tuple[ChildStatus, str
     if rc < 0:
         sig = -rc
         if sig == signal.SIGXCPU:
-            return "timeout", f"CPU time limit of {limits.cpu_s:g} s exceeded"
-        if sig == signal.SIGKILL and limits.cpu_s is not None:
-            return "killed", f"killed by SIGKILL (possibly the CPU time hard limit of {limits.cpu_s:g}+5 s)"
+            return "timeout", f"CPU time limit of {limits.cpu_seconds:g} s exceeded"
         if sig in (signal.SIGABRT, signal.SIGSEGV) and ("bad_alloc" in tail or "out of memory" in tail.lower()):
             return "out_of_memory", f"ran out of memory ({_signal_name(sig)}); last output:\n{tail}"
         if sig == signal.SIGXFSZ:
@@ -369,6 +374,7 @@ def run_child(
         heartbeat_path.touch()
         extra[HEARTBEAT_VAR] = str(heartbeat_path)
     env = child_env(cwd, token, extra)
+    (cwd / "tmp").mkdir(exist_ok=True)
     start = time.monotonic()
     with open(log_path, "wb") as log:
         try:
