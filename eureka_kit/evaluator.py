@@ -10,9 +10,9 @@ deterministic episodes on fixed seeds (``seed + i``). Each episode's fitness
 is the task's :class:`~eureka_kit.task.Fitness` computed from the states the
 simulator reports; the run's fitness is the mean over episodes.
 
-Optionally the per-step states of every episode (the rollouts, for the
-trajectory analyzer) are saved as a compressed ``.npz`` (bounded), read back
-with :func:`load_rollouts`.
+Optionally every episode's per-step states and env rewards (the rollouts, for
+the trajectory analyzer) are saved as a compressed ``.npz`` (plain arrays,
+bounded), read back with :func:`load_rollouts` as :class:`Rollout` records.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from eureka_kit.state import STATE_KEY, make_env, stack_states
-from eureka_kit.task import BatchedState, TaskSpec
+from eureka_kit.task import TaskSpec
 from eureka_kit.trainer import OBS_NORM_FILE, POLICY_FILE
 
 EvalStatus = Literal["ok", "eval_error"]
@@ -270,14 +270,51 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     os.replace(tmp, path)
 
 
-def load_rollouts(path: Path) -> list[dict[str, np.ndarray]]:
-    """Per-episode per-step states saved by :func:`evaluate_policy` (each array has leading dimension T)."""
+@dataclass(frozen=True, eq=False)
+class Rollout:
+    """One evaluation episode step by step: ``states[name]`` is ``(T, *shape)``, ``env_rewards`` is ``(T,)``.
+
+    Episodes longer than the rollout budget are cut (``cut=True``); the
+    episode's own record (:class:`EpisodeResult`) keeps the whole episode.
+    """
+
+    seed: int
+    states: Mapping[str, np.ndarray]
+    env_rewards: np.ndarray
+    terminated: bool
+    truncated: bool
+    cut: bool = False
+
+
+def _save_rollouts(path: Path, rollouts: list[Rollout], budget: int = MAX_ROLLOUT_STEPS) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for i, r in enumerate(rollouts):
+        if budget <= 0:
+            break
+        t = len(r.env_rewards)
+        keep = min(t, budget)
+        for k, v in r.states.items():
+            arrays[f"ep{i:03d}/states/{k}"] = np.asarray(v[:keep], dtype=np.float32)
+        arrays[f"ep{i:03d}/env_rewards"] = np.asarray(r.env_rewards[:keep], dtype=np.float32)
+        arrays[f"ep{i:03d}/meta"] = np.array([r.seed, r.terminated, r.truncated, keep < t], dtype=np.int64)
+        budget -= keep
+    _atomic_savez(path, arrays)
+
+
+def load_rollouts(path: Path) -> list[Rollout]:
+    """Rollouts saved by :func:`evaluate_policy` (plain arrays only: ``allow_pickle=False``)."""
     with np.load(path, allow_pickle=False) as z:
-        episodes: dict[int, dict[str, np.ndarray]] = {}
+        eps: dict[str, dict[str, np.ndarray]] = {}
         for key in z.files:
-            ep, name = key.split("/", 1)
-            episodes.setdefault(int(ep[2:]), {})[name] = z[key]
-    return [episodes[i] for i in sorted(episodes)]
+            ep, rest = key.split("/", 1)
+            eps.setdefault(ep, {})[rest] = z[key]
+    out = []
+    for ep in sorted(eps):
+        d = eps[ep]
+        seed, term, trunc, cut = (int(x) for x in d["meta"])
+        states = {k.split("/", 1)[1]: v for k, v in d.items() if k.startswith("states/")}
+        out.append(Rollout(seed, MappingProxyType(states), d["env_rewards"], bool(term), bool(trunc), bool(cut)))
+    return out
 
 
 def _error(spec: TaskSpec, message: str, seed: int, start: float) -> Evaluation:
@@ -321,15 +358,7 @@ def evaluate_policy(
             env.close()
     saved = None
     if rollouts_path is not None:
-        arrays: dict[str, np.ndarray] = {}
-        budget = MAX_ROLLOUT_STEPS
-        for i, states in enumerate(rollouts):
-            if budget <= 0:
-                break
-            for k, v in states.items():
-                arrays[f"ep{i:02d}/{k}"] = np.asarray(v[:budget], dtype=np.float32)
-            budget -= len(next(iter(states.values())))
-        _atomic_savez(Path(rollouts_path), arrays)
+        _save_rollouts(Path(rollouts_path), rollouts)
         saved = str(rollouts_path)
     fits = np.array([r.fitness for r in results], dtype=np.float64)
     if not np.isfinite(fits).all():
@@ -349,7 +378,7 @@ def evaluate_policy(
 
 def _run_episodes(
     spec: TaskSpec, policy: Any, norm: ObsNorm | None, envs: list[Any], seed: int
-) -> tuple[list[EpisodeResult], list[BatchedState]]:
+) -> tuple[list[EpisodeResult], list[Rollout]]:
     """All episodes stepped together (one batched policy call per step); each env runs one episode."""
     n = len(envs)
     obs: list[np.ndarray] = []
@@ -357,7 +386,7 @@ def _run_episodes(
         o, _ = env.reset(seed=seed + i)
         obs.append(np.asarray(o))
     states: list[list[dict[str, np.ndarray]]] = [[] for _ in range(n)]
-    returns = [0.0] * n
+    rewards: list[list[float]] = [[] for _ in range(n)]
     ended: list[tuple[bool, bool] | None] = [None] * n
     while True:
         active = [i for i in range(n) if ended[i] is None]
@@ -371,12 +400,12 @@ def _run_episodes(
         for j, i in enumerate(active):
             o, r, term, trunc, info = envs[i].step(actions[j])
             states[i].append(info[STATE_KEY])
-            returns[i] += float(r)
+            rewards[i].append(float(r))
             obs[i] = np.asarray(o)
             if term or trunc:
                 ended[i] = (bool(term), bool(trunc))
     results: list[EpisodeResult] = []
-    rollouts: list[BatchedState] = []
+    rollouts: list[Rollout] = []
     for i in range(n):
         traj = stack_states(states[i])  # (T, ...) per state variable: the fitness is batched over time
         values = np.asarray(spec.fitness.step(traj), dtype=np.float64).reshape(-1)
@@ -390,11 +419,11 @@ def _run_episodes(
                 length=len(states[i]),
                 terminated=end[0],
                 truncated=end[1],
-                env_return=returns[i],
+                env_return=float(np.sum(rewards[i])),
                 final_state=MappingProxyType(_summary(states[i][-1])),
             )
         )
-        rollouts.append(traj)
+        rollouts.append(Rollout(seed + i, MappingProxyType(traj), np.asarray(rewards[i]), end[0], end[1]))
     return results, rollouts
 
 

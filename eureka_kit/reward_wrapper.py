@@ -64,12 +64,12 @@ class RewardSource(Protocol):
         ...
 
 
-def _describe_bad(values: torch.Tensor) -> str:
-    bad = ~torch.isfinite(values)
-    idx = int(bad.nonzero()[0, 0])
+def _describe_bad(values: np.ndarray) -> str:
+    bad = ~np.isfinite(values)
+    idx = int(np.flatnonzero(bad)[0])
     v = float(values.reshape(-1)[idx])
     kind = "NaN" if v != v else ("+inf" if v > 0 else "-inf")
-    return f"{kind} (first at env {idx}, {int(bad.sum())} of {values.numel()} values non-finite)"
+    return f"{kind} (first at env {idx}, {int(bad.sum())} of {values.size} values non-finite)"
 
 
 def _state_hint(state: BatchedState, env: int, limit: int = 400) -> str:
@@ -100,6 +100,7 @@ class ProgramReward:
         except MemoryError:
             raise
         except Exception as e:
+            _raise_if_oom(e, "the reward program, while loading")
             where = _program_frames(e, filename)
             raise RewardProgramError(
                 f"the reward program failed while loading: {type(e).__name__}: {e}{where}"
@@ -116,6 +117,7 @@ class ProgramReward:
         except (MemoryError, KeyboardInterrupt):
             raise
         except BaseException as e:  # SystemExit from a program is a bug of the program too
+            _raise_if_oom(e, f"compute_reward at training step {step}")
             where = _program_frames(e, self.filename)
             raise RewardProgramError(
                 f"compute_reward raised {type(e).__name__}: {str(e)[:300]} at training step {step}{where}"
@@ -145,14 +147,24 @@ class ProgramReward:
             raise RewardProgramError(
                 f"{what} has shape {tuple(value.shape)} at training step {step}; expected ({n},) (one value per env)"
             )
-        if not torch.isfinite(value).all():
-            bad = ~torch.isfinite(value)
-            env = int(bad.nonzero()[0, 0])
+        if value.is_complex():
+            raise RewardProgramError(f"{what} must be real-valued, got dtype {value.dtype}")
+        arr = np.array(value.detach().cpu().numpy(), dtype=np.float64)  # numpy checks: cheaper than torch ops
+        if not np.isfinite(arr).all():
+            env = int(np.flatnonzero(~np.isfinite(arr))[0])
             raise RewardProgramError(
-                f"{what} is {_describe_bad(value)} at training step {step}; "
-                f"state of that env: {_state_hint(state, env)}"
+                f"{what} is {_describe_bad(arr)} at training step {step}; state of that env: {_state_hint(state, env)}"
             )
-        return value.detach().to("cpu", torch.float64).numpy()
+        return arr
+
+
+_OOM_TEXT = ("can't allocate memory", "not enough memory", "out of memory", "std::bad_alloc")
+
+
+def _raise_if_oom(e: BaseException, where: str) -> None:
+    """torch reports a failed allocation as RuntimeError: turn it into MemoryError (-> out_of_memory)."""
+    if isinstance(e, RuntimeError) and any(s in str(e) for s in _OOM_TEXT):
+        raise MemoryError(f"{where} could not allocate memory: {str(e)[:300]}") from None
 
 
 def _program_frames(e: BaseException, filename: str, limit: int = 4) -> str:

@@ -36,6 +36,8 @@ from eureka_kit.trainer import (
     bounded,
 )
 
+_OOM_TEXT = ("can't allocate memory", "not enough memory", "out of memory", "std::bad_alloc")
+
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
@@ -150,13 +152,22 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as e:
             _write_error("config_error", f"invalid training configuration: {e}")
             return EXIT_REPORTED_ERROR
-    except MemoryError:
-        _write_error("memory_error", "MemoryError: the training process exceeded its memory limit")
+    except MemoryError as e:
+        _write_error("memory_error", f"MemoryError: {e or 'the training process exceeded its memory limit'}")
         return EXIT_OUT_OF_MEMORY
+    except RuntimeError as e:
+        if any(s in str(e) for s in _OOM_TEXT):  # torch's allocator failing under the address-space limit
+            _write_error("memory_error", f"the training process exceeded its memory limit: {str(e)[:300]}")
+            return EXIT_OUT_OF_MEMORY
+        return _crashed(e)
     except Exception as e:
-        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__, limit=-6))
-        _write_error("internal_error", f"training crashed: {type(e).__name__}: {e}\n{tb}")
-        return EXIT_REPORTED_ERROR
+        return _crashed(e)
+
+
+def _crashed(e: BaseException) -> int:
+    tb = "".join(traceback.format_exception(type(e), e, e.__traceback__, limit=-6))
+    _write_error("internal_error", f"training crashed: {type(e).__name__}: {e}\n{tb}")
+    return EXIT_REPORTED_ERROR
 
 
 if __name__ == "__main__":

@@ -334,8 +334,9 @@ class TrainResult:
 
 
 def _child_argv(job_file: Path) -> list[str]:
-    # -P: do not put the (untrusted, writable) working folder on sys.path
-    return [sys.executable, "-P", "-m", "eureka_kit.train_child", str(job_file)]
+    # -P (3.11+): do not put the (untrusted, writable) working folder on sys.path
+    safe_path = ["-P"] if sys.version_info >= (3, 11) else []
+    return [sys.executable, *safe_path, "-m", "eureka_kit.train_child", str(job_file)]
 
 
 def train_candidate(job: TrainJob, out_dir: Path, limits: Limits = DEFAULT_LIMITS) -> TrainResult:

@@ -65,8 +65,10 @@ def test_evaluates_trained_weights_deterministically(weights: Path, tmp_path: Pa
     b = evaluate_policy(MC, weights, episodes=2, seed=11)
     assert b.episodes == a.episodes and b.fitness == a.fitness
     rollouts = load_rollouts(tmp_path / "rollouts.npz")
-    assert len(rollouts) == 2 and rollouts[0]["position"].shape == (a.episodes[0].length,)
-    assert rollouts[0]["position"][-1] == pytest.approx(a.episodes[0].final_state["position"], abs=1e-4)
+    assert len(rollouts) == 2 and rollouts[0].states["position"].shape == (a.episodes[0].length,)
+    assert rollouts[0].states["position"][-1] == pytest.approx(a.episodes[0].final_state["position"], abs=1e-4)
+    assert rollouts[1].seed == 12 and rollouts[1].truncated == a.episodes[1].truncated and not rollouts[1].cut
+    assert float(rollouts[0].env_rewards.sum()) == pytest.approx(a.episodes[0].env_return, rel=1e-4, abs=1e-4)
     assert Evaluation.from_json(a.to_json()) == dataclasses.replace(a, rollouts_file=str(tmp_path / "rollouts.npz"))
 
 

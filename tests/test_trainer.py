@@ -79,6 +79,13 @@ PROGRAMS = {
             shaped = torch.log(velocity.abs() - 1.0)
             return position + shaped, {"position": position, "shaped": shaped}
         """,
+    "huge": """
+        import torch
+
+        def compute_reward(position: torch.Tensor):
+            scratch = torch.zeros(2 ** 40)  # 4 TiB
+            return position + scratch[0], {"position": position}
+        """,
     "unknown_arg": """
         import json, os
         import torch
@@ -109,6 +116,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TrainResult]:
         "raises": _job(tmp, MC, "raises"),
         "nan": _job(tmp, MC, "nan"),
         "unknown_arg": _job(tmp, MC, "unknown_arg"),
+        "huge": _job(tmp, MC, "huge"),
         "baseline": _job(tmp, MC, None, kind="baseline"),
         "sparse": _job(tmp, HC, None, kind="sparse"),
     }
@@ -165,6 +173,12 @@ def test_unknown_argument_is_a_train_error_listing_valid_names(trained: dict[str
     r = trained["unknown_arg"]
     assert r.status == "train_error"
     assert "car_speed" in r.message and "position" in r.message
+
+
+def test_program_exhausting_memory_is_out_of_memory(trained: dict[str, TrainResult]) -> None:
+    r = trained["huge"]
+    assert r.status == "out_of_memory", r.message
+    assert "compute_reward at training step 1 could not allocate memory" in r.message
 
 
 @pytest.mark.parametrize(("name", "component"), [("baseline", "env_reward"), ("sparse", "fitness_step")])
