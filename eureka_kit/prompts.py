@@ -25,6 +25,8 @@ TEMPLATES = (
     "execution_error",
     "critic_repair",
     "preference_feedback",
+    "critique",
+    "analyzer_summary",
 )
 
 

@@ -78,6 +78,38 @@ def contexts(spec: TaskSpec) -> dict[str, dict[str, object]]:
             "worst": Worst,
             "comment": "all of them hop",
         },
+        "critique": {
+            "task_id": spec.id,
+            "episodes": 5,
+            "findings": [
+                {
+                    "label": "critical, reward hacking sign",
+                    "message": "The reward pays for failing: the policy stands still yet collects +950 per episode.",
+                },
+                {"label": "info", "message": "All 5 episodes ran until truncated (mean length 1000 steps)."},
+            ],
+            "omitted": 3,
+        },
+        "analyzer_summary": {
+            "task": spec,
+            "episodes": 5,
+            "findings": [
+                {
+                    "severity": "critical",
+                    "kind": "paid_while_failing",
+                    "hacking": True,
+                    "message": "The reward pays for failing: the policy stands still yet collects +950 per episode.",
+                    "evidence": '{"mean_return": 950.0, "top_component": "alive"}',
+                },
+                {
+                    "severity": "info",
+                    "kind": "episode_end",
+                    "hacking": False,
+                    "message": "All 5 episodes ran until truncated.",
+                    "evidence": '{"terminated": 0.0}',
+                },
+            ],
+        },
     }
 
 
