@@ -68,9 +68,7 @@ def craft(spec: TaskSpec, steps: int, *, terminated: bool = False, seed: int = 0
     states = {}
     for var in spec.state:
         given = values.get(var.name, 0.0)
-        states[var.name] = np.broadcast_to(np.asarray(given, dtype=np.float64).T, (*var.shape, steps)).T.copy()
-        if var.shape == ():
-            states[var.name] = np.broadcast_to(np.asarray(given, dtype=np.float64), (steps,)).copy()
+        states[var.name] = np.broadcast_to(np.asarray(given, dtype=np.float64), (steps, *var.shape)).copy()
     return from_states(spec, states, seed=seed, terminated=terminated, truncated=not terminated)
 
 
@@ -396,3 +394,11 @@ def test_from_rollout_of_the_evaluator() -> None:
     np.testing.assert_allclose(back.env_rewards, tr.env_rewards)
     cut = from_rollout(CHEETAH, Rollout(4, dict(rollout.states), tr.env_rewards, True, False, cut=True), fitness=9.0)
     assert cut.truncated and not cut.terminated and cut.fitness == 9.0
+
+
+def test_upside_down_3d_robot() -> None:
+    ant = get_task("Ant-Run-v1")
+    tr = craft(ant, 50, upright=-0.5, torso_angular_velocity=np.array([1.0, 2.0, 2.0]), x_velocity=1.0)
+    f = finding(analyze(ant, [tr]), "spins_or_flips")
+    assert f.evidence["upside_down_fraction"] == 1 and f.evidence["mean_abs_spin_rate"] == 3
+    assert "upside down (upright < 0) on 100% of steps; mean |torso_angular_velocity| 3 rad/s" in f.message
