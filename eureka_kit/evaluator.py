@@ -21,7 +21,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -251,6 +251,28 @@ def load_policy(
         raise
     policy.set_training_mode(False)
     return policy, norm, env
+
+
+def load_actor(
+    spec: TaskSpec, weights_dir: Path, overrides: Mapping[str, Any] | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The trusted deterministic policy as ``act(observation) -> action`` (for videos and trajectories).
+
+    Same network, weight checks and observation normalization as
+    :func:`evaluate_policy`; raises :class:`WeightsError` for unusable weights.
+    """
+    policy, norm, probe = load_policy(spec, weights_dir, overrides)
+    probe.close()
+
+    def act(observation: np.ndarray) -> np.ndarray:
+        x = np.asarray(observation, dtype=np.float32)[None]
+        if norm is not None:
+            x = norm(x)
+        with torch.no_grad():
+            action, _ = policy.predict(x, deterministic=True)
+        return np.asarray(action[0])
+
+    return act
 
 
 # ----- episodes ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from eureka_kit.evaluator import Evaluation, evaluate_policy, load_rollouts, load_tensors
+from eureka_kit.evaluator import Evaluation, evaluate_policy, load_actor, load_rollouts, load_tensors
 from eureka_kit.policy import build_policy, plain_state_dict, resolve_config
 from eureka_kit.sandbox import Limits
 from eureka_kit.state import make_env
@@ -70,6 +70,19 @@ def test_evaluates_trained_weights_deterministically(weights: Path, tmp_path: Pa
     assert rollouts[1].seed == 12 and rollouts[1].truncated == a.episodes[1].truncated and not rollouts[1].cut
     assert float(rollouts[0].env_rewards.sum()) == pytest.approx(a.episodes[0].env_return, rel=1e-4, abs=1e-4)
     assert Evaluation.from_json(a.to_json()) == dataclasses.replace(a, rollouts_file=str(tmp_path / "rollouts.npz"))
+
+
+def test_actor_acts_like_the_evaluation(weights: Path) -> None:
+    ev = evaluate_policy(MC, weights, episodes=1, seed=21)
+    act = load_actor(MC, weights)
+    env = make_env(MC)
+    obs, _ = env.reset(seed=21)
+    total, steps, done = 0.0, 0, False
+    while not done:
+        obs, r, term, trunc, _ = env.step(act(obs))
+        total, steps, done = total + float(r), steps + 1, term or trunc
+    assert steps == ev.episodes[0].length
+    assert total == pytest.approx(ev.episodes[0].env_return, rel=1e-6, abs=1e-6)
 
 
 def test_refuses_a_pickle_named_policy_safetensors(copy: Path) -> None:
