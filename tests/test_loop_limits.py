@@ -1,4 +1,4 @@
-"""A candidate that sleeps forever or allocates without bound ends as timeout / out_of_memory; the run goes on."""
+"""A candidate that hangs forever or allocates without bound ends as timeout / out_of_memory; the run goes on."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from eureka_kit.config import RunConfig
 from eureka_kit.loop import start_run
 from eureka_kit.progress import Progress
 
-SLEEPER = """```python
-import time
+HANG = """```python
 import torch
 
 _calls = [0]
@@ -19,7 +18,8 @@ _calls = [0]
 def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor):
     _calls[0] += 1
     if _calls[0] > 60:
-        time.sleep(10**6)
+        while True:  # hangs forever (no sleep: reward programs may not import time)
+            _calls[0] += 1
     return x_velocity, {"forward": x_velocity}
 ```
 """
@@ -53,9 +53,9 @@ def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor):
 TIMEOUT_S = 25.0
 
 
-def test_sleeper_and_memory_hog_fail_typed_and_run_goes_on(tmp_path: Path) -> None:
+def test_hang_and_memory_hog_fail_typed_and_run_goes_on(tmp_path: Path) -> None:
     replay = tmp_path / "replay.jsonl"
-    replay.write_text("".join(json.dumps({"key": "initial", "text": t}) + "\n" for t in (SLEEPER, HOG, GOOD)))
+    replay.write_text("".join(json.dumps({"key": "initial", "text": t}) + "\n" for t in (HANG, HOG, GOOD)))
     config = RunConfig(
         task="HalfCheetah-Run-v1",
         samples=3,
