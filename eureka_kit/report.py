@@ -312,6 +312,8 @@ def line_chart_svg(
             for p in seg:
                 cx, cy = p.split(",")
                 out.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{color}"/>')
+        if len(series) == 1 and name == title:
+            continue  # the title names the only series
         lx = left + 8 + (i % 3) * (pw // 3)
         ly = top + 14 + (i // 3) * 14
         out.append(f'<rect x="{lx}" y="{ly - 8}" width="10" height="3" fill="{color}"/>')
@@ -367,8 +369,10 @@ def _e(x: Any) -> str:
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] = ()) -> str:
-    """An HTML table; cells are given already escaped."""
-    out = ["<table><tr>", *(f"<th>{_e(h)}</th>" for h in head), "</tr>"]
+    """An HTML table; cells are given already escaped; no header row when ``head`` is empty."""
+    out = ["<table>"]
+    if head:
+        out += ["<tr>", *(f"<th>{_e(h)}</th>" for h in head), "</tr>"]
     for row in rows:
         cells = (f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row))
         out += ["<tr>", *cells, "</tr>"]
@@ -401,7 +405,7 @@ def render_report(view: RunView, series: Series | None = None) -> str:
         facts.append(("stopped", _e(summary["stopped"])))
     if not view.summary:
         facts.append(("summary.json", '<span class="muted">missing: rebuilt from the candidate folders</span>'))
-    parts.append(_table(["", ""], facts))
+    parts.append(_table([], facts))
     for note in view.notes:
         parts.append(f'<p class="note">{_e(note)}</p>')
 
@@ -478,7 +482,7 @@ def render_report(view: RunView, series: Series | None = None) -> str:
             ["completion tokens", _e(llm.get("completion_tokens", "?"))],
             ["cost", _e(f"${cost:.4f}" if cost is not None else "?")],
         ]
-        parts.append(_table(["", ""], rows, numeric=(1,)))
+        parts.append(_table([], rows, numeric=(1,)))
     else:
         parts.append('<p class="muted">no LLM totals (summary.json missing)</p>')
     parts.append('<p class="muted">Written by eureka-kit.</p></body></html>')

@@ -24,7 +24,7 @@ import pytest
 
 from eureka_kit.candidate import CandidateRecord
 from eureka_kit.rank_server import MAX_BODY_BYTES, HumanRanker, RankServer, serve_dashboard
-from eureka_kit.ranking import Ranking, RankItem, load_items, ranking_path
+from eureka_kit.ranking import Ranking, RankItem, load_items, ranking_path, save_ranking
 from eureka_kit.report import write_report
 from eureka_kit.store import atomic_write_json
 from eureka_kit.task import get_task
@@ -278,6 +278,9 @@ def test_report_in_chromium(browser: Any, tmp_path: Path, shots: Path) -> None:
         3: [3.1, 3.8, 2.2, 3.3],
     }
     run = make_fake_run(tmp_path, fits=fits)
+    comments = {"cand_01": "gallops, front leg does the work", "cand_03": "falls on its back and wriggles"}
+    save_ranking(run, Ranking(0, "synthetic", ("cand_02", "cand_00", "cand_03"), "cand_02", "cand_03"))
+    save_ranking(run, Ranking(3, "human", ("cand_01", "cand_00", "cand_02", "cand_03"), "cand_01", "cand_03", comments))
     curves = {
         "forward": [0.1, 0.6, 1.3, 2.0, 2.6, 3.1, 3.4, 3.6],
         "ctrl": [-0.6, -0.5, -0.42, -0.38, -0.35, -0.33, -0.31, -0.3],
