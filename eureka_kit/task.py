@@ -176,15 +176,15 @@ class TaskSpec:
                 return v
         raise KeyError(name)
 
-    def make_env(self, render_mode: str | None = None) -> Any:
-        """Build one gymnasium env of this task (with its time limit)."""
+    def make_env(self, render_mode: str | None = None, **overrides: Any) -> Any:
+        """Build one gymnasium env of this task (with its time limit); ``overrides`` update ``env_kwargs``."""
         import gymnasium as gym
 
         return gym.make(
             self.env_id,
             max_episode_steps=self.max_episode_steps,
             render_mode=render_mode,
-            **dict(self.env_kwargs),
+            **{**self.env_kwargs, **overrides},
         )
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Set up eureka-kit in ./.venv: Python packages (torch from the local CPU build through constraints.txt).
+# Set up eureka-kit: Debian packages (scripts/setup_system.sh, as root) and Python packages in ./.venv
+# (torch from the local CPU build through constraints.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup_system.sh
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages eureka-kit needs outside Python:
+#   bubblewrap        Linux namespaces for the strict sandbox of reward programs
 #   chromium          headless browser for the ranking-page tests (tests/test_rank_page.py)
 #   libegl1, libgl1-mesa-dri   EGL offscreen rendering of MuJoCo videos (GPU or Mesa software)
 #   libosmesa6        OSMesa: pure-software fallback when EGL does not work
 # Installs only what is missing, and only as root; otherwise prints what to run and exits 0.
 set -euo pipefail
 
-PACKAGES=(chromium libegl1 libgl1-mesa-dri libosmesa6)
+PACKAGES=(bubblewrap chromium libegl1 libgl1-mesa-dri libosmesa6)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "setup_system: warning: not a Debian-based system (no dpkg-query); install these yourself: ${PACKAGES[*]}" >&2
