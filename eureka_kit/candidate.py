@@ -15,6 +15,7 @@ CandidateStatus = Literal[
     "out_of_memory",
     "killed",
     "eval_error",
+    "trajectory_rejected",
 ]
 STATUSES: tuple[str, ...] = get_args(CandidateStatus)
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
-from eureka_kit.config import LLMKind, RunConfig
+from eureka_kit.config import LLMKind, RankerKind, RunConfig
 
 DEMO_REPLAY = Path(__file__).resolve().parent.parent / "examples" / "responses" / "halfcheetah_demo.jsonl"
 
@@ -65,11 +65,17 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
         if f.name == "llm":
-            p.add_argument(flag, choices=get_args(LLMKind), default=None, help=help_text + " (default: see below)")
+            p.add_argument(flag, choices=get_args(LLMKind), default=None, help=help_text)
+        elif f.name == "ranker":
+            p.add_argument(flag, choices=get_args(RankerKind), default=None, help=help_text)
+        elif f.type == "bool":
+            default = "on" if f.default else "off"
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{help_text} ({default})")
         elif f.type in ("int", "int | None"):
             p.add_argument(flag, type=int, default=None, help=help_text)
         elif f.type in ("float", "float | None"):
-            p.add_argument(flag, type=float, default=None, help=help_text)
+            aliases = [flag[: -len("-s")]] if flag.endswith("-s") else []  # --rank-timeout == --rank-timeout-s
+            p.add_argument(flag, *aliases, type=float, default=None, help=help_text)
         else:
             p.add_argument(flag, default=None, help=help_text)
 
@@ -81,6 +87,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         v = getattr(args, f.name, None)
         if f.name != "task" and v is not None:
             values[f.name] = v
+    if getattr(args, "human", False):
+        values["ranker"] = "human"
     if "llm" not in values:
         if os.environ.get("OPENAI_API_KEY") or values.get("base_url"):
             values["llm"] = "openai"
@@ -158,6 +166,45 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rank(args: argparse.Namespace) -> int:
+    from eureka_kit.rank_server import HumanRanker
+    from eureka_kit.ranking import load_items, load_ranking, save_ranking
+
+    run = Path(args.run)
+    gens = sorted(int(p.name[4:]) for p in run.glob("gen_[0-9][0-9][0-9]") if p.is_dir())
+    if not gens:
+        print(f"error: {run} has no generations to rank", file=sys.stderr)
+        return 2
+    generation = gens[-1] if args.generation is None else args.generation
+    existing = load_ranking(run, generation)
+    if existing is not None:
+        print(f"generation {generation} is already ranked by {existing.who}: best {existing.best}")
+        return 0
+    items = load_items(run, generation)
+    if len(items) < 2:
+        print(f"error: generation {generation} has {len(items)} successful candidate(s), 2 needed", file=sys.stderr)
+        return 2
+    ranking = HumanRanker(run, timeout_s=args.timeout, open_browser=args.open).rank(generation, items)
+    path = save_ranking(run, ranking)
+    print(f"ranking stored in {path}; `eureka-kit resume {run}` continues the run with it")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from eureka_kit.report import write_report
+
+    path = write_report(Path(args.run))
+    print(f"report written to {path}")
+    return 0
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from eureka_kit.rank_server import serve_dashboard
+
+    serve_dashboard(Path(args.run), port=args.port, open_browser=args.open, block=True)
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from eureka_kit.final_eval import evaluate_run, format_table
 
@@ -185,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the evolutionary loop on a task")
     p.add_argument("task")
     p.add_argument("--runs-dir", default="runs", help="where run folders are created")
+    p.add_argument("--human", action="store_true", help="a person ranks each generation on a local page (ICPL)")
     _add_config_args(p)
     p.set_defaults(fn=_cmd_run)
 
@@ -199,6 +247,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("resume", help="continue a run after a crash")
     p.add_argument("run", help="run folder, e.g. runs/HalfCheetah-Run-v1__...")
     p.set_defaults(fn=_cmd_resume)
+
+    p = sub.add_parser("rank", help="serve the ranking page for the last unranked generation of a run")
+    p.add_argument("run")
+    p.add_argument("--generation", type=int, default=None, help="generation to rank (default: the last one)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds to wait before falling back to fitness")
+    p.add_argument("--open", action="store_true", help="open the page in a browser")
+    p.set_defaults(fn=_cmd_rank)
+
+    p = sub.add_parser("report", help="write a self-contained report.html of a run")
+    p.add_argument("run")
+    p.set_defaults(fn=_cmd_report)
+
+    p = sub.add_parser("dashboard", help="serve a local page that shows a run (fitness, programs, videos)")
+    p.add_argument("run")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--open", action="store_true", help="open the page in a browser")
+    p.set_defaults(fn=_cmd_dashboard)
 
     p = sub.add_parser("eval", help="retrain best, human and sparse rewards with N seeds; human-normalized score")
     p.add_argument("run")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 LLMKind = Literal["openai", "replay"]
+RankerKind = Literal["none", "human", "synthetic"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,23 @@ class RunConfig:
         default=None, metadata={"help": "wall-clock limit of one candidate's training (default: from steps)"}
     )
     memory_mb: int | None = field(default=4096, metadata={"help": "address-space limit of a training child, MiB"})
+    analyzer: bool = field(default=True, metadata={"help": "trajectory analyzer critique in the feedback"})
+    llm_analyzer: bool = field(default=False, metadata={"help": "the LLM also summarizes the analyzer's findings"})
+    trajectory_check: bool = field(
+        default=True, metadata={"help": "score stored good/bad trajectories with each new program before training"}
+    )
+    skip_on_trajectory_check: bool = field(
+        default=False, metadata={"help": "do not train a program that fails the trajectory check"}
+    )
+    videos: bool = field(default=True, metadata={"help": "record an mp4 of every successful candidate's policy"})
+    ranker: RankerKind = field(
+        default="none", metadata={"help": "who ranks each generation: none (fitness), human (web page), synthetic"}
+    )
+    rank_timeout_s: float | None = field(
+        default=None, metadata={"help": "seconds to wait for a human ranking before falling back to fitness"}
+    )
+    ranker_beta: float | None = field(default=None, metadata={"help": "synthetic ranker: Boltzmann rationality"})
+    ranker_mistake_rate: float = field(default=0.0, metadata={"help": "synthetic ranker: adjacent-swap rate"})
 
     def __post_init__(self) -> None:
         for name in ("samples", "generations", "workers", "eval_episodes"):
@@ -49,6 +67,8 @@ class RunConfig:
             raise ValueError("repair_rounds must be >= 0")
         if self.steps is not None and self.steps < 1:
             raise ValueError("steps must be >= 1")
+        if self.ranker == "human" and not self.videos:
+            raise ValueError("ranker='human' needs videos: the person ranks the policies by watching them")
         if self.llm == "replay" and not self.replay_path:
             raise ValueError("llm='replay' needs replay_path (a JSONL file of recorded responses)")
 

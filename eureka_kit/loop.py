@@ -34,16 +34,20 @@ from eureka_kit.config import RunConfig
 from eureka_kit.critic import CheckReport, check_static
 from eureka_kit.evaluator import evaluate_policy
 from eureka_kit.extract import extract_program
+from eureka_kit.feedback import ROLLOUTS_FILE, candidate_feedback, trajectory_store
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
+from eureka_kit.preferences import make_ranker, preference_prompt, rank_generation, record_videos
 from eureka_kit.progress import Progress
 from eureka_kit.prompts import initial_prompt, render, signature, system_prompt
-from eureka_kit.reflection import render_reflection
+from eureka_kit.ranking import Ranker, load_ranking
 from eureka_kit.sandbox import Limits
 from eureka_kit.store import RunStore, atomic_write_json, atomic_write_text, read_json
 from eureka_kit.task import TaskSpec, get_task
 from eureka_kit.trainer import TrainJob, train_candidate
+from eureka_kit.trajectory_check import TrajectoryStore, check_trajectories
 
 PROMPT_FAILURE_CHARS = 400
+EVAL_SEED = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,16 @@ class Loop:
         self.n_envs = config.n_envs or self.spec.train.n_envs
         self.params = SamplingParams(temperature=config.temperature)
         self._lock = threading.Lock()
+        self.ranker: Ranker | None = make_ranker(
+            config.ranker,
+            store.root,
+            rank_timeout_s=config.rank_timeout_s,
+            beta=config.ranker_beta,
+            mistake_rate=config.ranker_mistake_rate,
+            seed=config.seed,
+            announce=progress.log,
+        )
+        self._trajectories: TrajectoryStore | None = None
 
     # ----- prompts ---------------------------------------------------------------------------------
     def base_messages(self) -> list[Message]:
@@ -141,6 +155,13 @@ class Loop:
             for r in last
             if r.status != "ok"
         ]
+        ranking = load_ranking(self.store.root, generation - 1) if self.ranker is not None else None
+        if ranking is not None:  # ICPL: the LLM sees the ranking (best and worst programs), not fitness values
+            text = preference_prompt(self.store.root, ranking)
+            if failures:
+                text += "\n" + render("failures", failures=failures, generation=generation - 1)
+            messages.append(Message("user", text))
+            return messages
         if elite is not None:
             messages.append(Message("assistant", f"```python\n{elite.source.strip()}\n```"))
             messages.append(
@@ -226,6 +247,13 @@ class Loop:
             response = completion.text
             atomic_write_text(cand / f"response_repair_{repairs}.md", response)
 
+        # CARD's trajectory check: does the program prefer earlier successful trajectories to failed ones?
+        if self._trajectories is not None:
+            tcheck = check_trajectories(self.spec, source, self._trajectories, cand / "trajectory_check")
+            atomic_write_json(cand / "trajectory_check.json", tcheck.to_json())
+            if tcheck.status in ("fail", "error") and self.config.skip_on_trajectory_check:
+                return fail("trajectory_rejected", tcheck.message, repairs)
+
         # train in the sandboxed child
         self.progress.stage(name, "training")
         job = TrainJob(
@@ -246,19 +274,26 @@ class Loop:
 
         # trusted evaluation: weights only, fitness computed here
         self.progress.stage(name, "evaluating")
-        evaluation = evaluate_policy(self.spec, cand, episodes=self.config.eval_episodes, seed=1_000_000)
+        evaluation = evaluate_policy(
+            self.spec,
+            cand,
+            episodes=self.config.eval_episodes,
+            seed=EVAL_SEED,
+            rollouts_path=cand / ROLLOUTS_FILE if self.config.analyzer or self.config.trajectory_check else None,
+        )
         atomic_write_json(cand / "eval.json", evaluation.to_json())
         if evaluation.status != "ok":
             return fail("eval_error", evaluation.message, repairs, train.wall_s)
-        lengths = [e.length for e in evaluation.episodes]
-        feedback = render_reflection(
+        feedback = candidate_feedback(
             self.spec,
+            cand,
+            source,
+            evaluation,
             train.series,
             steps=self.steps,
-            fitness=evaluation.fitness,
-            fitness_std=evaluation.fitness_std,
-            episodes=len(evaluation.episodes),
-            episode_length=sum(lengths) / len(lengths) if lengths else None,
+            analyzer=self.config.analyzer,
+            client=self.client if self.config.llm_analyzer else None,
+            request_id=f"{name}/analyzer",
         )
         atomic_write_text(cand / "feedback.md", feedback)
         return self._finish(
@@ -293,7 +328,9 @@ class Loop:
         self.progress.generation(generation)
         if len(done) == k:
             self.progress.log(f"  gen {generation}: all {k} candidates already finished (resumed)")
-            return [done[i] for i in range(k)]
+            records = [done[i] for i in range(k)]
+            self._after_generation(generation, records)
+            return records
         messages = self.messages_for(generation, history)
         atomic_write_json(
             self.store.gen_dir(generation) / "prompt.json", [{"role": m.role, "content": m.content} for m in messages]
@@ -302,13 +339,31 @@ class Loop:
         completions = self.client.sample(messages, n=k, params=self.params, request_id=f"gen_{generation:03d}/{kind}")
         self._report_usage()
         todo = [i for i in range(k) if i not in done]
+        if self.config.trajectory_check and generation > 0:  # earlier generations only: deterministic on resume
+            self._trajectories = trajectory_store(self.spec, self.store.root, history)
         for i in todo:
             self.progress.stage(f"gen_{generation:03d}/cand_{i:02d}", "queued")
         with ThreadPoolExecutor(max_workers=self.config.workers, thread_name_prefix="cand") as pool:
             futures = {i: pool.submit(self.run_candidate, generation, i, completions[i].text, messages) for i in todo}
             for i, fut in futures.items():
                 done[i] = fut.result()
-        return [done[i] for i in range(k)]
+        records = [done[i] for i in range(k)]
+        self._after_generation(generation, records)
+        return records
+
+    def _after_generation(self, generation: int, records: list[CandidateRecord]) -> None:
+        """Videos of the successful policies, then the ranking (human page or synthetic), if configured."""
+        if self.config.videos:
+            self.progress.log(f"  gen {generation}: recording videos")
+            record_videos(self.spec, self.store.root, records)
+        if self.ranker is not None:
+            started = time.monotonic()
+            ranking = rank_generation(self.ranker, self.store.root, generation)
+            if ranking is not None:
+                self.progress.log(
+                    f"  gen {generation}: ranked by {ranking.who} in {time.monotonic() - started:.1f} s: "
+                    f"best {ranking.best}, worst {ranking.worst}"
+                )
 
     def run(self) -> RunResult:
         started = time.monotonic()
@@ -347,6 +402,16 @@ class Loop:
                 }
             )
         totals = self.client.totals()
+        checks: Counter[str] = Counter()
+        for r in history:
+            path = self._cand_dir(r) / "trajectory_check.json"
+            if path.exists():
+                checks[str(read_json(path).get("status"))] += 1
+        rankings = []
+        for g in sorted({r.generation for r in history}):
+            ranking = load_ranking(self.store.root, g)
+            if ranking is not None:
+                rankings.append({"generation": g, "who": ranking.who, "best": ranking.best, "worst": ranking.worst})
         summary: dict[str, Any] = {
             "run_id": self.store.run_id,
             "task": self.spec.id,
@@ -364,6 +429,12 @@ class Loop:
             },
             "fitness_per_generation": per_gen,
             "status_counts": dict(Counter(r.status for r in history)),
+            "trajectory_check": {
+                "checked": sum(checks.values()),
+                **{k: checks.get(k, 0) for k in ("pass", "fail", "skipped", "error")},
+                "training_runs_saved": sum(1 for r in history if r.status == "trajectory_rejected"),
+            },
+            "rankings": rankings,
             "llm": {
                 "model": self.client.model,
                 "calls": totals.calls,

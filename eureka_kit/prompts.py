@@ -25,6 +25,7 @@ TEMPLATES = (
     "execution_error",
     "critic_repair",
     "preference_feedback",
+    "failures",
     "critique",
     "analyzer_summary",
 )

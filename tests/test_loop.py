@@ -38,6 +38,7 @@ def tiny_config(**overrides: object) -> RunConfig:
         "eval_episodes": 1,
         "llm": "replay",
         "replay_path": str(REPLAY),
+        "videos": False,
     }
     values.update(overrides)
     return RunConfig(**values)  # type: ignore[arg-type]
@@ -98,3 +99,19 @@ def test_run_files_are_complete(run: RunResult) -> None:
     assert summary["llm"]["calls"] >= 2 and summary["llm"]["prompt_tokens"] > 0
     assert summary["wall_time_s"] > 0
     assert not list(run.run_dir.rglob("*.tmp")), "atomic writes left temporary files"
+
+
+def test_analyzer_and_trajectory_check_feed_the_loop(run: RunResult) -> None:
+    cand = run.run_dir / "gen_000" / "cand_00"
+    analysis = json.loads((cand / "analysis.json").read_text())
+    assert analysis["findings"], "the analyzer found nothing to say"
+    feedback = (cand / "feedback.md").read_text()
+    assert "Evaluated on 1 fresh episodes" in feedback
+    kinds = {f["kind"] for f in analysis["findings"]}
+    assert "episode_end" in kinds or "fitness" in kinds
+    # generation 1 programs were checked against generation 0's stored trajectories (too few: skipped)
+    check = json.loads((run.run_dir / "gen_001" / "cand_00" / "trajectory_check.json").read_text())
+    assert check["status"] in ("pass", "fail", "skipped")
+    summary = json.loads((run.run_dir / "summary.json").read_text())
+    assert summary["trajectory_check"]["checked"] >= 2
+    assert summary["trajectory_check"]["training_runs_saved"] == 0

@@ -69,6 +69,7 @@ def test_hang_and_memory_hog_fail_typed_and_run_goes_on(tmp_path: Path) -> None:
         replay_path=str(replay),
         candidate_timeout_s=TIMEOUT_S,
         memory_mb=3072,
+        videos=False,
     )
     result = start_run(config, tmp_path / "runs", progress=Progress("HalfCheetah-Run-v1", 1, live=False))
     recs = [json.loads((result.run_dir / f"gen_000/cand_{i:02d}/candidate.json").read_text()) for i in range(3)]

@@ -70,6 +70,10 @@ def contexts(spec: TaskSpec) -> dict[str, dict[str, object]]:
             "episode_length": "n/a",
         },
         "execution_error": {"status": "check_error", "message": "compute_reward returned NaN"},
+        "failures": {
+            "generation": 2,
+            "failures": [{"index": 0, "status": "timeout", "message": "training exceeded 60 s"}],
+        },
         "critic_repair": {"feedback": "error: unknown argument 'speed'", "signature": signature(spec)},
         "preference_feedback": {
             "ranker": "person",

@@ -56,6 +56,7 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
         "0",
         "--eval-episodes",
         "1",
+        "--no-videos",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -10,7 +10,7 @@ training hits the fault. Regenerate: python tests/data/make_loop_replay.py
 import json
 from pathlib import Path
 
-GOOD = '''Reward forward velocity, penalize torque.
+GOOD = """Reward forward velocity, penalize torque.
 
 ```python
 import torch
@@ -21,9 +21,9 @@ def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor):
     ctrl = -0.1 * (action**2).sum(dim=-1)
     return forward + ctrl, {"forward": forward, "ctrl": ctrl}
 ```
-'''
+"""
 
-BAD_ARG = '''```python
+BAD_ARG = """```python
 import torch
 
 
@@ -31,9 +31,9 @@ def compute_reward(cheetah_speed: torch.Tensor, action: torch.Tensor):
     r = cheetah_speed - 0.1 * action[:, 0] ** 2
     return r, {"speed": cheetah_speed}
 ```
-'''
+"""
 
-RAISES = '''```python
+RAISES = """```python
 import torch
 
 _calls = [0]
@@ -46,9 +46,9 @@ def compute_reward(torso_height: torch.Tensor, action: torch.Tensor):
     height = torso_height
     return height, {"height": height}
 ```
-'''
+"""
 
-NAN = '''```python
+NAN = """```python
 import torch
 
 _calls = [0]
@@ -60,9 +60,9 @@ def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor):
     speed = scale * torch.abs(x_velocity)
     return speed, {"speed": speed}
 ```
-'''
+"""
 
-GOOD2 = '''Scale speed with a saturating transform and keep the torso level.
+GOOD2 = """Scale speed with a saturating transform and keep the torso level.
 
 ```python
 import torch
@@ -77,7 +77,7 @@ def compute_reward(x_velocity: torch.Tensor, torso_angle: torch.Tensor, action: 
     level = 0.2 * _level(torso_angle)
     return speed + level, {"speed": speed, "level": level}
 ```
-'''
+"""
 
 records = [
     {"key": "gen_000/initial", "text": GOOD},

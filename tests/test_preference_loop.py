@@ -1,0 +1,139 @@
+"""Preferences in the loop (ICPL): videos, a synthetic ranker end to end, human comments in the next prompt."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eureka_kit.candidate import CandidateRecord
+from eureka_kit.config import RunConfig
+from eureka_kit.llm import make_client
+from eureka_kit.loop import Loop, RunResult, start_run
+from eureka_kit.progress import Progress
+from eureka_kit.ranking import Ranking, save_ranking
+from eureka_kit.store import RunStore, read_json
+
+FAST = """Reward speed.
+
+```python
+import torch
+
+
+def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor):
+    forward = 2.0 * x_velocity
+    ctrl = -0.1 * (action**2).sum(dim=-1)
+    return forward + ctrl, {"forward": forward, "ctrl": ctrl}
+```
+"""
+
+STILL = """Reward staying level.
+
+```python
+import torch
+
+
+def compute_reward(torso_angle: torch.Tensor, action: torch.Tensor):
+    level = torch.exp(-(torso_angle**2))
+    return level, {"level": level}
+```
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    tmp = tmp_path_factory.mktemp("pref")
+    replay = tmp / "replay.jsonl"
+    replay.write_text(
+        "".join(json.dumps({"key": k, "text": t}) + "\n" for k in ("initial", "reflection") for t in (FAST, STILL))
+    )
+    config = RunConfig(
+        task="HalfCheetah-Run-v1",
+        samples=2,
+        generations=2,
+        steps=256,
+        n_envs=1,
+        workers=2,
+        repair_rounds=0,
+        eval_episodes=1,
+        llm="replay",
+        replay_path=str(replay),
+        analyzer=False,
+        trajectory_check=False,
+        videos=True,
+        ranker="synthetic",
+    )
+    return start_run(config, tmp / "runs", progress=Progress("HalfCheetah-Run-v1", 2, live=False))
+
+
+def test_every_successful_candidate_has_a_video(run: RunResult) -> None:
+    videos = sorted(run.run_dir.glob("gen_*/cand_*/rollout.mp4"))
+    assert len(videos) == 4
+    for v in videos:
+        head = v.read_bytes()[:64]
+        assert b"ftyp" in head, f"{v} is not an mp4"
+
+
+def test_synthetic_ranking_is_stored_and_steers_the_next_prompt(run: RunResult) -> None:
+    ranking = Ranking.from_json(read_json(run.run_dir / "gen_000" / "ranking.json"))
+    assert ranking.who == "synthetic"
+    assert set(ranking.order) == {"cand_00", "cand_01"}
+    fits = {n: read_json(run.run_dir / "gen_000" / n / "candidate.json")["fitness"] for n in ranking.order}
+    assert fits[ranking.best] >= fits[ranking.worst]  # no noise configured: ordered by fitness
+    prompt = read_json(run.run_dir / "gen_001" / "prompt.json")
+    last = prompt[-1]["content"]
+    assert "BEST policy" in last and "WORST policy" in last
+    best_source = (run.run_dir / "gen_000" / ranking.best / "reward.py").read_text().strip()
+    assert best_source.splitlines()[-1].strip() in last
+    assert "Evaluated on" not in last, "ICPL: the LLM sees rankings, not fitness values"
+    summary = read_json(run.run_dir / "summary.json")
+    assert [r["generation"] for r in summary["rankings"]] == [0, 1]
+
+
+def test_human_comments_reach_the_next_prompt(run: RunResult) -> None:
+    store = RunStore(run.run_dir)
+    path = run.run_dir / "gen_000" / "ranking.json"
+    original = path.read_text()
+    try:
+        save_ranking(
+            run.run_dir,
+            Ranking(
+                generation=0,
+                who="human",
+                order=("cand_01", "cand_00"),
+                best="cand_01",
+                worst="cand_00",
+                comments={"cand_00": "it flips over at the start"},
+                generation_comment="none of them runs yet",
+            ),
+        )
+        config = RunConfig.from_json(read_json(store.config_path)["config"])
+        loop = Loop(config, store, make_client("replay", replay_path=config.replay_path), Progress("t", 2, live=False))
+        history = [
+            CandidateRecord.from_json(read_json(p)) for p in sorted(run.run_dir.glob("gen_000/*/candidate.json"))
+        ]
+        last = loop.messages_for(1, history)[-1].content
+        assert "person" in last or "human" in last
+        assert "it flips over at the start" in last
+        assert "none of them runs yet" in last
+    finally:
+        path.write_text(original)
+
+
+def test_human_ranker_falls_back_to_fitness_after_timeout(tmp_path: Path, run: RunResult) -> None:
+    import shutil
+
+    from eureka_kit.preferences import make_ranker, rank_generation
+    from eureka_kit.ranking import load_items
+
+    copy = tmp_path / "run"
+    shutil.copytree(run.run_dir, copy)
+    (copy / "gen_001" / "ranking.json").unlink()
+    messages: list[str] = []
+    ranker = make_ranker("human", copy, rank_timeout_s=0.5, announce=messages.append)
+    assert ranker is not None
+    ranking = rank_generation(ranker, copy, 1)
+    assert ranking is not None and ranking.who == "fitness"
+    assert any("127.0.0.1" in m for m in messages), "the page URL was not announced"
+    assert len(load_items(copy, 1)) == 2
