@@ -20,6 +20,10 @@ class RunConfig:
     """Everything that defines a run. ``None`` means "the task's default"."""
 
     task: str = field(metadata={"help": "task id (see `eureka-kit tasks`)"})
+    goal: str | None = field(
+        default=None,
+        metadata={"help": "a free-form goal in plain language (no fitness: the run is steered by --human rankings)"},
+    )
     samples: int = field(default=4, metadata={"help": "reward programs the LLM writes per generation (K)"})
     generations: int = field(default=3, metadata={"help": "number of generations (G)"})
     steps: int | None = field(default=None, metadata={"help": "training env-steps per candidate (default: task's)"})
@@ -67,6 +71,8 @@ class RunConfig:
             raise ValueError("repair_rounds must be >= 0")
         if self.steps is not None and self.steps < 1:
             raise ValueError("steps must be >= 1")
+        if self.goal is not None and self.ranker != "human":
+            raise ValueError("a free-form goal has no fitness: rank the policies yourself with --human")
         if self.ranker == "human" and not self.videos:
             raise ValueError("ranker='human' needs videos: the person ranks the policies by watching them")
         if self.llm == "replay" and not self.replay_path:

@@ -42,7 +42,7 @@ from eureka_kit.prompts import initial_prompt, render, signature, system_prompt
 from eureka_kit.ranking import Ranker, load_ranking
 from eureka_kit.sandbox import Limits
 from eureka_kit.store import RunStore, atomic_write_json, atomic_write_text, read_json
-from eureka_kit.task import TaskSpec, get_task
+from eureka_kit.task import TaskSpec, get_task, with_goal
 from eureka_kit.trainer import TrainJob, train_candidate
 from eureka_kit.trajectory_check import TrajectoryStore, check_trajectories
 
@@ -123,7 +123,8 @@ class Loop:
         self.store = store
         self.client = client
         self.progress = progress
-        self.spec: TaskSpec = get_task(config.task)
+        base = get_task(config.task)
+        self.spec: TaskSpec = with_goal(base, config.goal) if config.goal else base
         self.steps = config.steps or self.spec.train.total_steps
         self.n_envs = config.n_envs or self.spec.train.n_envs
         self.params = SamplingParams(temperature=config.temperature)
@@ -182,11 +183,22 @@ class Loop:
         return messages
 
     def elite(self, history: list[CandidateRecord]) -> Elite | None:
-        """Best candidate by trusted fitness over all generations so far (ties: earliest)."""
+        """Best candidate by trusted fitness over all generations so far (ties: earliest).
+
+        A free-form goal has no fitness: the elite is the best of the latest ranking.
+        """
         ok = [r for r in history if r.status == "ok" and r.fitness is not None and math.isfinite(r.fitness)]
         if not ok:
             return None
-        best = max(ok, key=lambda r: (r.fitness, -r.generation, -r.index))
+        if self.spec.free_form:
+            rankings = [load_ranking(self.store.root, g) for g in sorted({r.generation for r in ok})]
+            latest = [x for x in rankings if x is not None]
+            if not latest:
+                return None
+            ranking = latest[-1]
+            best = next(r for r in ok if r.generation == ranking.generation and r.name.endswith(ranking.best))
+        else:
+            best = max(ok, key=lambda r: (r.fitness, -r.generation, -r.index))
         d = self._cand_dir(best)
         return Elite(record=best, source=(d / "reward.py").read_text(), reflection=(d / "feedback.md").read_text())
 

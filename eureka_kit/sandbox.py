@@ -16,11 +16,30 @@ Every execution of a reward program happens in a child started by
   left the process group or session included) and the parent waits until no
   process of the tree is left.
 
-This is the *weak* mode: plain processes and rlimits. It does not stop network
-access or reads of files the user can read; Linux namespaces (bubblewrap /
-unshare) harden it later without changing this API. Known gaps of the weak
-mode: a descendant that double-forks *and* scrubs its environment escapes the
-clean-up; disk use is bounded per file, not per folder.
+Two modes (:func:`configure_sandbox`, or ``EUREKA_SANDBOX=strict|basic``):
+
+- ``strict`` (the default on Linux): the child also runs under bubblewrap,
+  in its own network, pid, ipc and uts namespaces, in a read-only view of the
+  system with its folder as the only writable place, as an unprivileged uid,
+  with a process cap (:mod:`eureka_kit.isolation` has the details). Before
+  the first strict child of a process, :func:`ensure_isolation` runs
+  :func:`~eureka_kit.isolation.verify_isolation` once; when bubblewrap is
+  missing or the probe escapes, strict children are refused with
+  :class:`~eureka_kit.isolation.IsolationUnavailable`, never silently run
+  weaker.
+- ``basic``: plain processes under the rlimits above. It does not stop reads
+  of files the user can read; where the seccomp filter is unavailable it does
+  not stop network access either. Known gaps: a descendant that double-forks
+  *and* scrubs its environment escapes the clean-up; grandchildren do not die
+  with the parent.
+
+In both modes the child gets ``PR_SET_PDEATHSIG`` (``SIGKILL``): it dies when
+the thread that started it dies (with eureka-kit), and the children that know
+about it install the seccomp filter of :func:`eureka_kit.isolation.lock_down`
+after their trusted imports (``EUREKA_SECCOMP`` in their environment). After
+a child, entries it created that are neither regular files nor directories
+(symlinks, FIFOs) are removed from its folder, so the trusted parent never
+follows a link planted by the child or blocks on a FIFO.
 
 Exit-code convention for children that know about it (``train_child`` does):
 :data:`EXIT_OUT_OF_MEMORY` means "caught a MemoryError", :data:`EXIT_REPORTED_ERROR`
@@ -30,6 +49,7 @@ uncaught ``MemoryError`` is recognised from the last line of its log too.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import secrets
@@ -39,12 +59,39 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, get_args
 
 import psutil
+
+from eureka_kit import isolation
+from eureka_kit.isolation import (
+    BASIC_MODE_WARNING,
+    SECCOMP_VAR,
+    IsolationReport,
+    IsolationUnavailable,
+    SandboxMode,
+    verify_isolation,
+)
+
+__all__ = [
+    "BASIC_MODE_WARNING",
+    "EXIT_OUT_OF_MEMORY",
+    "EXIT_REPORTED_ERROR",
+    "ChildOutcome",
+    "IsolationReport",
+    "IsolationUnavailable",
+    "Limits",
+    "SandboxMode",
+    "configure_sandbox",
+    "ensure_isolation",
+    "kill_tree",
+    "run_child",
+    "sandbox_mode",
+    "verify_isolation",
+]
 
 EXIT_REPORTED_ERROR = 87
 """Child exit code: the child wrote a typed error file (e.g. ``error.json``) explaining the failure."""
@@ -61,10 +108,64 @@ HEARTBEAT_VAR = "EUREKA_HEARTBEAT"
 MESSAGE_MAX_CHARS = 2000
 """Upper bound of :attr:`ChildOutcome.message`."""
 
+MODE_VAR = "EUREKA_SANDBOX"
+"""Environment variable choosing the default sandbox mode (``strict`` or ``basic``) of a process."""
+
 _HEARTBEAT_CHECK_S = 1.0
 _PASSED_VARS = ("MUJOCO_GL", "PYOPENGL_PLATFORM", "EGL_PLATFORM")
+_PR_SET_PDEATHSIG = 1
 
 ChildStatus = Literal["ok", "error", "timeout", "out_of_memory", "killed"]
+
+
+# ----- the mode -----------------------------------------------------------------------------------------
+
+_mode_lock = threading.Lock()
+_configured: SandboxMode | None = None
+_seccomp = True
+_verified: dict[SandboxMode, IsolationReport] = {}
+
+
+def default_mode() -> SandboxMode:
+    """``EUREKA_SANDBOX`` when set, else ``strict`` on Linux and ``basic`` elsewhere."""
+    env = os.environ.get(MODE_VAR, "").strip().lower()
+    if env:
+        if env not in get_args(SandboxMode):
+            raise ValueError(f"{MODE_VAR}={env!r} is not a sandbox mode; valid: {', '.join(get_args(SandboxMode))}")
+        return env  # type: ignore[return-value]  # checked above
+    return "strict" if sys.platform.startswith("linux") else "basic"
+
+
+def configure_sandbox(mode: SandboxMode | None = None, *, seccomp: bool = True) -> None:
+    """Set the mode of every later child of this process (``None``: back to :func:`default_mode`).
+
+    ``seccomp=False`` stops the children from installing the seccomp filter
+    (a way out should it break a library on some machine).
+    """
+    global _configured, _seccomp
+    if mode is not None and mode not in get_args(SandboxMode):
+        raise ValueError(f"unknown sandbox mode {mode!r}; valid: {', '.join(get_args(SandboxMode))}")
+    with _mode_lock:
+        _configured = mode
+        _seccomp = seccomp
+
+
+def sandbox_mode() -> SandboxMode:
+    """The mode children get now: the configured one, else :func:`default_mode`."""
+    return _configured or default_mode()
+
+
+def ensure_isolation(mode: SandboxMode | None = None) -> IsolationReport:
+    """Verify ``mode`` once per process (cached); raise :class:`IsolationUnavailable` when strict mode fails."""
+    mode = mode or sandbox_mode()
+    with _mode_lock:
+        report = _verified.get(mode)
+        if report is None:
+            report = verify_isolation(mode)
+            _verified[mode] = report
+    if not report.ok:
+        raise IsolationUnavailable(report.message)
+    return report
 
 
 @dataclass(frozen=True)
@@ -76,7 +177,9 @@ class Limits:
     means no address-space limit (needed for CUDA processes; use cgroups
     there). ``heartbeat_s`` applies only when :func:`run_child` gets a
     heartbeat file: a child whose heartbeat is older than this is killed;
-    ``None`` disables the check.
+    ``None`` disables the check. ``processes`` caps the processes and threads
+    of a strict child (``RLIMIT_NPROC`` for its own uid or user namespace; not
+    applied in basic mode, where it would count all of the user's processes).
     """
 
     wall_s: float = 1800.0
@@ -86,6 +189,7 @@ class Limits:
     open_files: int = 256
     max_output_bytes: int = 1_000_000
     heartbeat_s: float | None = 300.0
+    processes: int | None = 256
 
     def __post_init__(self) -> None:
         if self.wall_s <= 0:
@@ -98,6 +202,8 @@ class Limits:
             raise ValueError("file_size_mb must be >= 1, open_files >= 16 and max_output_bytes >= 0")
         if self.heartbeat_s is not None and self.heartbeat_s <= 0:
             raise ValueError(f"heartbeat_s must be > 0 or None, got {self.heartbeat_s}")
+        if self.processes is not None and self.processes < 8:
+            raise ValueError(f"processes must be >= 8 or None, got {self.processes}")
 
     @property
     def cpu_seconds(self) -> float:
@@ -159,15 +265,32 @@ def _rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
     return out
 
 
-def _make_preexec(limits: Limits) -> Callable[[], None]:
+def _make_preexec(limits: Limits, nproc: int | None) -> Callable[[], None]:
     settings = _rlimits(limits)  # computed in the parent: the preexec function only makes system calls
+    if nproc is not None:
+        settings.append((resource.RLIMIT_NPROC, (nproc, nproc)))
     setrlimit = resource.setrlimit
+    prctl = _libc_prctl()
+    parent = os.getpid()
 
     def preexec() -> None:
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before the prctl: die now
+                os._exit(1)
         for which, value in settings:
             setrlimit(which, value)
 
     return preexec
+
+
+def _libc_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
 
 
 class _OutputPump(threading.Thread):
@@ -341,6 +464,12 @@ def _classify(rc: int, limits: Limits, log_path: Path) -> tuple[ChildStatus, str
             return "out_of_memory", f"ran out of memory ({_signal_name(sig)}); last output:\n{tail}"
         if sig == signal.SIGXFSZ:
             return "error", f"file size limit of {limits.file_size_mb} MB exceeded"
+        if sig == signal.SIGSYS:
+            return "killed", (
+                "stopped by the sandbox (SIGSYS): the program made a forbidden system call (starting a process "
+                "or a program, opening a network connection, or signalling another process); a reward program "
+                "must only compute with tensors"
+            )
         extra = f"; last output:\n{tail}" if tail else ""
         return "killed", f"killed by {_signal_name(sig)}{extra}"
     if rc == EXIT_REPORTED_ERROR:
@@ -356,6 +485,7 @@ def run_child(
     *,
     heartbeat_path: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
+    mode: SandboxMode | None = None,
 ) -> ChildOutcome:
     """Run ``argv`` in ``cwd`` as a sandboxed child under ``limits``; output goes to ``log_path`` (capped).
 
@@ -363,72 +493,158 @@ def run_child(
     ``heartbeat_path`` and ``limits.heartbeat_s`` set, the child must touch that
     file (its path is in the child's ``EUREKA_HEARTBEAT`` variable) at least
     every ``heartbeat_s`` seconds, or it is killed as a ``timeout``.
+
+    ``mode`` defaults to :func:`sandbox_mode`. In ``strict`` mode the child
+    sees only the system, Python, the package and ``cwd`` (everything it
+    reads must be there) and can write only in ``cwd`` (and the heartbeat
+    file); raises :class:`IsolationUnavailable` when strict mode cannot be
+    provided on this machine.
     """
+    return _run(argv, cwd, limits, log_path, heartbeat_path=heartbeat_path, extra_env=extra_env, mode=mode)
+
+
+def _run(
+    argv: list[str],
+    cwd: Path,
+    limits: Limits,
+    log_path: Path,
+    *,
+    heartbeat_path: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    mode: SandboxMode | None = None,
+    extra_ro_binds: Sequence[tuple[Path, str]] = (),
+    verify: bool = True,
+) -> ChildOutcome:
+    mode = mode or sandbox_mode()
+    if mode == "strict" and verify:
+        ensure_isolation("strict")
     cwd = Path(cwd).resolve()
     log_path = Path(log_path)
     token = secrets.token_hex(16)
     extra = dict(extra_env or {})
+    extra.setdefault(SECCOMP_VAR, ("require" if mode == "strict" else "try") if _seccomp else "off")
+    if extra[SECCOMP_VAR] == "require" and not isolation.seccomp_supported():
+        extra[SECCOMP_VAR] = "off"
     use_heartbeat = heartbeat_path is not None and limits.heartbeat_s is not None
     if heartbeat_path is not None:
         heartbeat_path = Path(heartbeat_path).resolve()
         heartbeat_path.touch()
         extra[HEARTBEAT_VAR] = str(heartbeat_path)
     env = child_env(cwd, token, extra)
-    (cwd / "tmp").mkdir(exist_ok=True)
+    tmp_dir = cwd / "tmp"
+    tmp_dir.mkdir(exist_ok=True)
+    writable = [tmp_dir] + ([heartbeat_path] if heartbeat_path is not None else [])
+    uid: int | None = None
+    nproc: int | None = None
+    before: isolation.FolderSnapshot | None = None
     start = time.monotonic()
     with open(log_path, "wb") as log:
+        command = list(argv)
+        if mode == "strict":
+            protect = isolation.protected_entries(cwd, writable)
+            if isolation.uid_strategy() == "setuid":
+                uid = isolation.UIDS.acquire()
+                nproc = limits.processes
+            try:
+                before = isolation.snapshot_folder(cwd)
+                if uid is not None:
+                    isolation.lend_folder(cwd, uid, writable)
+                command = isolation.bwrap_argv(
+                    argv,
+                    cwd,
+                    uid=uid,
+                    processes=limits.processes,
+                    writable=writable,
+                    protect=protect,
+                    extra_ro_binds=extra_ro_binds,
+                )
+            except BaseException:
+                if uid is not None:
+                    isolation.reclaim_folder(cwd, before or isolation.FolderSnapshot(frozenset()), uid)
+                    isolation.UIDS.release(uid)
+                raise
+        else:
+            before = isolation.snapshot_folder(cwd)
         try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-                preexec_fn=_make_preexec(limits),
+            return _supervise(
+                command, cwd, env, limits, log, log_path, token, heartbeat_path, use_heartbeat, nproc, start, mode
             )
-        except OSError as e:
-            return ChildOutcome("error", None, _bounded(f"could not start the child: {e}"), time.monotonic() - start)
-        assert proc.stdout is not None
-        pump = _OutputPump(proc.stdout.fileno(), log, limits.max_output_bytes)
-        pump.start()
-        reason: str | None = None
-        deadline = start + limits.wall_s
-        exited = _ExitWatch(proc)
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    reason = f"wall-clock limit of {limits.wall_s:g} s exceeded; the process tree was killed"
-                    break
-                check = min(_HEARTBEAT_CHECK_S, (limits.heartbeat_s or 1.0) / 4)
-                step = min(remaining, check) if use_heartbeat else remaining
-                if exited.wait(step):
-                    break
-                if use_heartbeat and heartbeat_path is not None and limits.heartbeat_s is not None:
-                    try:
-                        age = time.time() - heartbeat_path.stat().st_mtime
-                    except OSError:
-                        age = time.monotonic() - start
-                    if age > limits.heartbeat_s:
-                        reason = (
-                            f"no progress for {age:.0f} s (heartbeat limit {limits.heartbeat_s:g} s; "
-                            "hung or stuck in a slow call); the process tree was killed"
-                        )
-                        break
         finally:
-            # Always, before reaping the child (so its pid cannot be reused meanwhile): also clears
-            # descendants left behind by a child that exited on its own.
-            kill_tree(proc.pid, token)
-            rc = proc.wait()
-            exited.close()
-            pump.stop_requested.set()
-            pump.join(timeout=5.0)
-            proc.stdout.close()
-        wall = time.monotonic() - start
+            if before is not None:
+                isolation.reclaim_folder(cwd, before, uid)
+            if uid is not None:
+                isolation.UIDS.release(uid)
+
+
+def _supervise(
+    command: list[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    limits: Limits,
+    log: BinaryIO,
+    log_path: Path,
+    token: str,
+    heartbeat_path: Path | None,
+    use_heartbeat: bool,
+    nproc: int | None,
+    start: float,
+    mode: SandboxMode,
+) -> ChildOutcome:
+    try:
+        proc = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            preexec_fn=_make_preexec(limits, nproc),
+        )
+    except OSError as e:
+        return ChildOutcome("error", None, _bounded(f"could not start the child: {e}"), time.monotonic() - start)
+    assert proc.stdout is not None
+    pump = _OutputPump(proc.stdout.fileno(), log, limits.max_output_bytes)
+    pump.start()
+    reason: str | None = None
+    deadline = start + limits.wall_s
+    exited = _ExitWatch(proc)
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                reason = f"wall-clock limit of {limits.wall_s:g} s exceeded; the process tree was killed"
+                break
+            check = min(_HEARTBEAT_CHECK_S, (limits.heartbeat_s or 1.0) / 4)
+            step = min(remaining, check) if use_heartbeat else remaining
+            if exited.wait(step):
+                break
+            if use_heartbeat and heartbeat_path is not None and limits.heartbeat_s is not None:
+                try:
+                    age = time.time() - heartbeat_path.stat().st_mtime
+                except OSError:
+                    age = time.monotonic() - start
+                if age > limits.heartbeat_s:
+                    reason = (
+                        f"no progress for {age:.0f} s (heartbeat limit {limits.heartbeat_s:g} s; "
+                        "hung or stuck in a slow call); the process tree was killed"
+                    )
+                    break
+    finally:
+        # Always, before reaping the child (so its pid cannot be reused meanwhile): also clears
+        # descendants left behind by a child that exited on its own.
+        kill_tree(proc.pid, token)
+        rc = proc.wait()
+        exited.close()
+        pump.stop_requested.set()
+        pump.join(timeout=5.0)
+        proc.stdout.close()
+    wall = time.monotonic() - start
     if reason is not None:
         return ChildOutcome("timeout", None, _bounded(reason), wall, pump.truncated)
+    if mode == "strict" and 128 < rc < 128 + 65:
+        rc = -(rc - 128)  # bubblewrap reports a child killed by signal N as exit code 128 + N
+    log.flush()
     status, message = _classify(rc, limits, log_path)
     return ChildOutcome(status, rc, _bounded(message), wall, pump.truncated)

@@ -224,10 +224,12 @@ def main(argv: list[str]) -> int:
     import torch
 
     torch.set_num_threads(1)
+    from eureka_kit.isolation import lock_down
     from eureka_kit.task import get_task
 
     spec = get_task(task_id)
     trajectories = load_trajectories(trajectories_path)
+    lock_down()  # the seccomp filter, before the untrusted program is loaded
     try:
         scores = compute_scores(spec, Path(reward_path).read_text(), trajectories, filename=reward_path)
     except ScoringError as e:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -167,6 +167,11 @@ class TaskSpec:
             raise ValueError(f"task {self.id}: state must declare 'action' (the applied action)")
 
     @property
+    def free_form(self) -> bool:
+        """True for a free-form goal without ground-truth fitness (see :func:`with_goal`)."""
+        return FREE_FORM_TAG in self.tags
+
+    @property
     def state_names(self) -> tuple[str, ...]:
         return tuple(v.name for v in self.state)
 
@@ -186,6 +191,38 @@ class TaskSpec:
             render_mode=render_mode,
             **{**self.env_kwargs, **overrides},
         )
+
+
+FREE_FORM_TAG = "free-form"
+
+
+def _no_fitness(state: Mapping[str, np.ndarray]) -> np.ndarray:
+    return np.zeros(len(state["action"]))
+
+
+def with_goal(spec: TaskSpec, goal: str) -> TaskSpec:
+    """The task's env and state with a free-form goal in plain language and no ground-truth fitness.
+
+    Such a run is steered by rankings alone (a person watches the policies):
+    the fitness is a constant 0 and is never shown to the LLM. The id stays
+    the base task's, so sandboxed children build the same env and state.
+    """
+    goal = goal.strip()
+    if not goal:
+        raise ValueError("the free-form goal is empty")
+    return replace(
+        spec,
+        goal=goal if len(goal) <= 80 else goal[:77] + "...",
+        description=f"{goal}\n\n(The robot and its environment: {spec.description})",
+        fitness=Fitness(
+            name="none",
+            description="no ground-truth measure: a person watches videos of the policies and ranks them",
+            unit="ranking",
+            step=_no_fitness,
+            aggregate="mean",
+        ),
+        tags=(*spec.tags, FREE_FORM_TAG),
+    )
 
 
 _REGISTRY: dict[str, TaskSpec] = {}

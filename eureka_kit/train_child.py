@@ -69,6 +69,7 @@ def train(job: TrainJob) -> int:
     from stable_baselines3.common.logger import Logger
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+    from eureka_kit.isolation import lock_down
     from eureka_kit.policy import algo_class, plain_state_dict, resolve_config, sb3_policy_kwargs
     from eureka_kit.reward_wrapper import EurekaRewardWrapper, RewardStatsCallback, make_reward
     from eureka_kit.state import make_env
@@ -83,10 +84,13 @@ def train(job: TrainJob) -> int:
         assert job.reward_path is not None
         path = Path(job.reward_path).resolve()
         source, filename = path.read_text(), str(path)
-    reward = make_reward(job.reward_kind, spec, source, filename)
 
     venv: Any = DummyVecEnv([lambda: make_env(spec) for _ in range(config.n_envs)])
     venv.seed(job.seed)
+    # the seccomp filter, after the envs exist (making one may run a subprocess: ctypes.util.find_library)
+    # and before the untrusted program is loaded
+    lock_down()
+    reward = make_reward(job.reward_kind, spec, source, filename)
     venv = EurekaRewardWrapper(venv, spec, reward)
     norm: VecNormalize | None = None
     if config.normalize_obs:

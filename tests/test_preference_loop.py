@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -137,3 +140,69 @@ def test_human_ranker_falls_back_to_fitness_after_timeout(tmp_path: Path, run: R
     assert ranking is not None and ranking.who == "fitness"
     assert any("127.0.0.1" in m for m in messages), "the page URL was not announced"
     assert len(load_items(copy, 1)) == 2
+
+
+class _Person(Progress):
+    """Progress that also plays the person: opens the announced ranking URL and submits a ranking."""
+
+    def __init__(self) -> None:
+        super().__init__("free-form", 2, live=False)
+        self.submitted: list[int] = []
+
+    def log(self, message: str) -> None:
+        super().log(message)
+        if message.startswith("Rank the ") and "http://127.0.0.1" in message:
+            url = message[message.index("http://") :].split()[0]
+            threading.Thread(target=self._submit, args=(url,), daemon=True).start()
+
+    def _submit(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        token = urllib.parse.parse_qs(parts.query)["token"][0]
+        api = f"{parts.scheme}://{parts.netloc}/api/ranking?token={urllib.parse.quote(token)}"
+        body = {
+            "order": ["cand_01", "cand_00"],
+            "best": "cand_01",
+            "worst": "cand_00",
+            "comments": {"cand_01": "closer to a handstand"},
+            "generation_comment": "keep the front legs down",
+        }
+        request = urllib.request.Request(
+            api, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        self.submitted.append(1)
+
+
+def test_free_form_goal_runs_on_human_rankings_alone(tmp_path: Path) -> None:
+    replay = tmp_path / "replay.jsonl"
+    replay.write_text("".join(json.dumps({"key": "*", "text": t}) + "\n" for t in (FAST, STILL)))
+    goal = "make the cheetah balance on its front legs"
+    config = RunConfig(
+        task="HalfCheetah-Run-v1",
+        goal=goal,
+        samples=2,
+        generations=2,
+        steps=256,
+        n_envs=1,
+        workers=2,
+        repair_rounds=0,
+        eval_episodes=1,
+        llm="replay",
+        replay_path=str(replay),
+        analyzer=False,
+        trajectory_check=False,
+        ranker="human",
+        rank_timeout_s=60,
+    )
+    person = _Person()
+    result = start_run(config, tmp_path / "runs", progress=person)
+    assert len(person.submitted) == 2
+    ranking = Ranking.from_json(read_json(result.run_dir / "gen_000" / "ranking.json"))
+    assert ranking.who == "human" and ranking.best == "cand_01"
+    first = read_json(result.run_dir / "gen_000" / "prompt.json")
+    assert goal in first[1]["content"] and "a person watches videos" in first[1]["content"]
+    last = read_json(result.run_dir / "gen_001" / "prompt.json")[-1]["content"]
+    assert "closer to a handstand" in last and "keep the front legs down" in last
+    summary = read_json(result.run_dir / "summary.json")
+    assert summary["best"]["candidate"] == "gen_001/cand_01"  # the latest ranking's best, not a fitness
