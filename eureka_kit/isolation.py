@@ -53,7 +53,6 @@ import platform
 import re
 import secrets
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -513,12 +512,13 @@ def seccomp_program(pid: int) -> list[tuple[int, int, int, int]]:
         ins.append((code, jt, jf, k))
 
     def label(name: str) -> None:
+        assert name not in labels, f"duplicate label {name}"
         labels[name] = len(ins)
 
     emit(_LD_W_ABS, 4)  # arch
-    emit(_JEQ, _AUDIT_ARCH_X86_64, 0, "kill")
+    emit(_JEQ, _AUDIT_ARCH_X86_64, 0, "sigsys")
     emit(_LD_W_ABS, 0)  # syscall number
-    emit(_JGE, 0x40000000, "kill", 0)  # the x32 ABI
+    emit(_JGE, 0x40000000, "sigsys", 0)  # the x32 ABI
     for nr in _X86_64_DENIED.values():
         emit(_JEQ, nr, "deny", 0)
     emit(_JEQ, _X86_64["clone3"], "enosys", 0)  # its flags are in memory: glibc falls back to clone
@@ -542,7 +542,7 @@ def seccomp_program(pid: int) -> list[tuple[int, int, int, int]]:
     emit(_RET, _RET_ALLOW)
     label("deny")
     emit(_RET, _RET_ERRNO | errno.EPERM)
-    label("kill")
+    label("sigsys")
     emit(_RET, _RET_KILL_PROCESS)
     label("enosys")
     emit(_RET, _RET_ERRNO | errno.ENOSYS)
