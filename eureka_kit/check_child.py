@@ -83,15 +83,18 @@ def _snapshot_guards() -> dict[str, dict[str, int]]:
 
 
 def _changed_guards(before: dict[str, dict[str, int]]) -> list[str]:
-    """Attributes present before the program ran that now are missing or different objects."""
+    """Attributes present before the program ran that now are missing or different objects, new class attributes."""
     changed: list[str] = []
     for name, obj in _guarded().items():
         now = vars(obj)
-        for k, ident in before.get(name, {}).items():
+        old = before.get(name, {})
+        for k, ident in old.items():
             if k in _VOLATILE:
                 continue
             if k not in now or id(now[k]) != ident:
                 changed.append(f"{name}.{k}")
+        if isinstance(obj, type):  # a class gains no attribute legitimately (modules do: lazy submodules)
+            changed += [f"{name}.{k}" for k in now if k not in old]
     return changed
 
 

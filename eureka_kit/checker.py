@@ -17,10 +17,30 @@ from eureka_kit.sandbox import Limits, run_child
 from eureka_kit.task import TaskSpec
 
 CHECK_LIMITS = Limits(wall_s=120.0, cpu_s=120, address_space_mb=4096)
+MAX_REPORT_BYTES = 1_000_000
+MAX_ISSUES = 64
+MAX_MESSAGE_CHARS = 2000
 
 
 def _failed(code: str, message: str) -> CheckReport:
     return CheckReport(issues=(CheckIssue(level="error", code=code, message=message),))
+
+
+def _read_report(path: Path) -> CheckReport:
+    """The child's report, read as untrusted data: bounded size and counts; a malformed one is ``check_crashed``."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_REPORT_BYTES + 1)
+        if len(raw) > MAX_REPORT_BYTES:
+            raise ValueError(f"larger than {MAX_REPORT_BYTES} bytes")
+        report = CheckReport.from_json(raw.decode("utf-8"))
+        issues = tuple(
+            CheckIssue(i.level, i.code[:64], i.message[:MAX_MESSAGE_CHARS], i.line) for i in report.issues[:MAX_ISSUES]
+        )
+        components = tuple(c[:64] for c in report.components[:MAX_ISSUES])
+        return CheckReport(issues, components, report.time_per_call_ms)
+    except Exception as e:  # untrusted JSON: ValueError, KeyError, TypeError, AttributeError, RecursionError ...
+        return _failed("check_crashed", f"the reward checker produced an unreadable report: {str(e)[:300]}")
 
 
 def check_sandboxed(
@@ -35,7 +55,7 @@ def check_sandboxed(
         (work / "reward.py").write_text(source)
         out = work / "check_report.json"
         outcome = run_child(
-            [sys.executable, "-m", "eureka_kit.check_child", spec.id, str(work / "reward.py"), str(out)],
+            [sys.executable, "-P", "-m", "eureka_kit.check_child", spec.id, str(work / "reward.py"), str(out)],
             cwd=work,
             limits=limits,
             log_path=work / "check.log",
@@ -43,11 +63,14 @@ def check_sandboxed(
         if workdir is not None and (work / "check.log").exists():
             workdir.mkdir(parents=True, exist_ok=True)
             (workdir / "check.log").write_bytes((work / "check.log").read_bytes())
-        if outcome.status == "ok" and out.exists():
-            try:
-                return CheckReport.from_json(out.read_text())
-            except (ValueError, KeyError, TypeError) as e:
-                return _failed("check_crashed", f"the reward checker produced an unreadable report: {e}")
+        if outcome.status == "ok" and out.is_file():
+            return _read_report(out)
+        if outcome.status == "ok":
+            return _failed(
+                "check_crashed",
+                "the reward program ended the checker process early (it exited without a report); a reward "
+                "program must not exit, only define compute_reward",
+            )
         if outcome.status == "timeout":
             return _failed(
                 "check_timeout",

@@ -290,7 +290,7 @@ def bwrap_argv(
     ]
     if tools.has_size:
         args += ["--size", str(TMPFS_BYTES)]
-    args += ["--tmpfs", "/tmp"]
+    args += ["--perms", "1777", "--tmpfs", "/tmp"]
     have.add(Path("/tmp"))
     args += _ancestors(cwd, have)
     args += ["--bind", str(cwd), str(cwd)]

@@ -289,9 +289,14 @@ def read_stats(path: Path) -> TrainStats:
         raise StatsFormatError(f"{path.name} is larger than {MAX_STATS_BYTES} bytes")
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise StatsFormatError(f"{path.name} is not valid JSON: {e}") from None
-    return TrainStats.from_json(data)
+    except (ValueError, RecursionError) as e:  # ValueError: bad UTF-8, bad JSON, an integer of > 4300 digits
+        raise StatsFormatError(f"{path.name} is not valid JSON: {str(e)[:200]}") from None
+    try:
+        return TrainStats.from_json(data)
+    except (TypeError, ValueError, AttributeError, RecursionError) as e:
+        if isinstance(e, StatsFormatError):
+            raise
+        raise StatsFormatError(f"{path.name} has an unexpected shape: {type(e).__name__}: {str(e)[:200]}") from None
 
 
 def read_error(path: Path) -> tuple[ErrorKind, str] | None:
@@ -300,7 +305,7 @@ def read_error(path: Path) -> tuple[ErrorKind, str] | None:
         with open(path, "rb") as f:
             raw = f.read(64_000)
         data = json.loads(raw.decode("utf-8", errors="replace"))
-    except (OSError, json.JSONDecodeError, RecursionError):
+    except (OSError, ValueError, RecursionError):  # ValueError: bad JSON, an integer of > 4300 digits
         return None
     if not isinstance(data, Mapping):
         return None
