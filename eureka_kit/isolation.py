@@ -345,12 +345,36 @@ class UidPool:
 UIDS = UidPool()
 
 
-def lend_folder(cwd: Path, uid: int, writable: Iterable[Path]) -> None:
-    """Let ``uid`` create files in ``cwd`` and write the given files (the heartbeat, ``tmp/``)."""
+@dataclass(frozen=True)
+class Loan:
+    """Modes changed to lend a folder's inputs to a child's uid: (path, original mode), restored afterwards."""
+
+    modes: tuple[tuple[str, int], ...] = ()
+
+
+def lend_folder(cwd: Path, uid: int, writable: Iterable[Path], readable: Iterable[Path]) -> Loan:
+    """Let ``uid`` create files in ``cwd``, write ``writable`` (the heartbeat, ``tmp/``) and read ``readable``.
+
+    ``readable`` (the folder's existing entries, bound read-only) that others may not read (the run store
+    writes ``0600`` files) get read (and, for folders, search) permission for others until
+    :func:`reclaim_folder` restores their modes.
+    """
     os.chown(cwd, uid, uid, follow_symlinks=False)
     for p in writable:
         if os.path.lexists(p):
             os.chown(p, uid, uid, follow_symlinks=False)
+    changed: list[tuple[str, int]] = []
+    for p in readable:
+        try:
+            st = os.lstat(p)
+        except OSError:
+            continue
+        want = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(st.st_mode) else 0)
+        mode = stat.S_IMODE(st.st_mode)
+        if mode & want != want and (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            os.chmod(p, mode | want)
+            changed.append((str(p), mode))
+    return Loan(tuple(changed))
 
 
 @dataclass(frozen=True)
@@ -391,15 +415,21 @@ def _walk(top: Path, max_entries: int) -> Iterable[tuple[str, os.stat_result]]:
                     stack.append(e.path)
 
 
-def reclaim_folder(cwd: Path, before: FolderSnapshot, uid: int | None) -> list[str]:
+def reclaim_folder(cwd: Path, before: FolderSnapshot, uid: int | None, loan: Loan | None = None) -> list[str]:
     """After a child: make its folder safe for the trusted parent; returns what was removed.
 
     Removes every symlink, FIFO, socket or device node the child created (a
     ``stats.json`` that is a FIFO would hang the parent's read; a symlink
-    could point it at a secret), clears set-uid/set-gid bits, and (``uid``
-    given) gives the child's files back to the parent's uid and gid.
+    could point it at a secret), clears set-uid/set-gid bits, (``uid``
+    given) gives the child's files back to the parent's uid and gid, and
+    restores the modes a :class:`Loan` changed.
     """
     removed: list[str] = []
+    for path, mode in loan.modes if loan is not None else ():
+        try:
+            os.chmod(path, mode, follow_symlinks=False)
+        except (OSError, NotImplementedError):
+            pass
     owner = (os.geteuid(), os.getegid())
     for path, st in list(_walk(cwd, 1_000_000)):
         mode = st.st_mode

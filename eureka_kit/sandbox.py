@@ -536,19 +536,18 @@ def _run(
     writable = [tmp_dir] + ([heartbeat_path] if heartbeat_path is not None else [])
     uid: int | None = None
     nproc: int | None = None
-    before: isolation.FolderSnapshot | None = None
+    loan: isolation.Loan | None = None
     start = time.monotonic()
     with open(log_path, "wb") as log:
         command = list(argv)
-        if mode == "strict":
-            protect = isolation.protected_entries(cwd, writable)
-            if isolation.uid_strategy() == "setuid":
-                uid = isolation.UIDS.acquire()
-                nproc = limits.processes
-            try:
-                before = isolation.snapshot_folder(cwd)
-                if uid is not None:
-                    isolation.lend_folder(cwd, uid, writable)
+        before = isolation.snapshot_folder(cwd)
+        try:
+            if mode == "strict":
+                protect = isolation.protected_entries(cwd, writable)
+                if isolation.uid_strategy() == "setuid":
+                    uid = isolation.UIDS.acquire()
+                    nproc = limits.processes
+                    loan = isolation.lend_folder(cwd, uid, writable, protect)
                 command = isolation.bwrap_argv(
                     argv,
                     cwd,
@@ -558,20 +557,11 @@ def _run(
                     protect=protect,
                     extra_ro_binds=extra_ro_binds,
                 )
-            except BaseException:
-                if uid is not None:
-                    isolation.reclaim_folder(cwd, before or isolation.FolderSnapshot(frozenset()), uid)
-                    isolation.UIDS.release(uid)
-                raise
-        else:
-            before = isolation.snapshot_folder(cwd)
-        try:
             return _supervise(
                 command, cwd, env, limits, log, log_path, token, heartbeat_path, use_heartbeat, nproc, start, mode
             )
         finally:
-            if before is not None:
-                isolation.reclaim_folder(cwd, before, uid)
+            isolation.reclaim_folder(cwd, before, uid, loan)
             if uid is not None:
                 isolation.UIDS.release(uid)
 

@@ -414,6 +414,16 @@ def test_inputs_in_the_folder_are_read_only_and_new_files_are_allowed(tmp_path: 
         assert (tmp_path / "stats.json").stat().st_uid == 0 and tmp_path.stat().st_uid == 0
 
 
+@strict_only
+def test_private_inputs_are_lent_for_reading_and_their_modes_restored(tmp_path: Path) -> None:
+    (tmp_path / "reward.py").write_text("the program")
+    os.chmod(tmp_path / "reward.py", 0o600)  # how the run store writes its files
+    out = _py(tmp_path, "print('READ', open('reward.py').read())", mode="strict")
+    assert out.status == "ok", out
+    assert "READ the program" in (tmp_path / "child.log").read_text()
+    assert stat.S_IMODE((tmp_path / "reward.py").stat().st_mode) == 0o600
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_planted_links_and_fifos_are_removed_and_setuid_bits_cleared(tmp_path: Path, mode: SandboxMode) -> None:
     code = """
