@@ -281,6 +281,28 @@ def test_strict_mode_refuses_without_bubblewrap(tmp_path: Path, monkeypatch: pyt
         isolation.find_tools.cache_clear()
 
 
+@strict_only
+def test_bwrap_command_lines_for_both_identity_strategies(tmp_path: Path) -> None:
+    (tmp_path / "reward.py").write_text("x")
+    argv = ["python", "-c", "pass"]
+    protect = isolation.protected_entries(tmp_path, [tmp_path / "tmp"])
+    as_root = isolation.bwrap_argv(argv, tmp_path, uid=1_900_000_123, processes=64, protect=protect)
+    as_user = isolation.bwrap_argv(argv, tmp_path, uid=None, processes=64, protect=protect)
+    for cmd in (as_root, as_user):
+        assert cmd[-3:] == argv
+        for flag in ("--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session", "--chdir"):
+            assert flag in cmd
+        i = cmd.index("--bind")
+        assert cmd[i + 1 : i + 3] == [str(tmp_path), str(tmp_path)]
+        assert ["--ro-bind", str(tmp_path / "reward.py"), str(tmp_path / "reward.py")] == cmd[
+            cmd.index(str(tmp_path / "reward.py")) - 1 : cmd.index(str(tmp_path / "reward.py")) + 2
+        ]
+    assert "--unshare-user" not in as_root and "--reuid" in as_root and "--no-new-privs" in as_root
+    assert "--bounding-set" in as_root and "--clear-groups" in as_root
+    assert "--unshare-user" in as_user and "ALL" in as_user and "--reuid" not in as_user
+    assert any(a.startswith("--nproc=64") for a in as_user)
+
+
 # ----- strict isolation, each with a positive control in basic mode --------------------------------------
 
 
