@@ -213,13 +213,17 @@ class Limits:
 
 @dataclass(frozen=True)
 class ChildOutcome:
-    """How a child ended. ``message`` is short, bounded and fit to show a user or an LLM."""
+    """How a child ended. ``message`` is short, bounded and fit to show a user or an LLM.
+
+    ``cpu_s``: CPU seconds of the child and the descendants it waited for (basic mode; ``None`` when unknown).
+    """
 
     status: ChildStatus
     returncode: int | None
     message: str
     wall_s: float
     output_truncated: bool = False
+    cpu_s: float | None = None
 
 
 def child_env(cwd: Path, token: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -448,7 +452,8 @@ def _bounded(msg: str) -> str:
     return msg if len(msg) <= MESSAGE_MAX_CHARS else msg[: MESSAGE_MAX_CHARS - 15] + " ... (cut)"
 
 
-def _classify(rc: int, limits: Limits, log_path: Path) -> tuple[ChildStatus, str]:
+def _classify(rc: int, limits: Limits, log_path: Path, cpu_s: float | None = None) -> tuple[ChildStatus, str]:
+    """Status and message of an exit code. ``cpu_s``: CPU seconds used, or (where unknown) the wall time."""
     tail = _tail(log_path)
     last = tail.splitlines()[-1] if tail else ""
     if rc == 0:
@@ -460,6 +465,11 @@ def _classify(rc: int, limits: Limits, log_path: Path) -> tuple[ChildStatus, str
         sig = -rc
         if sig == signal.SIGXCPU:
             return "timeout", f"CPU time limit of {limits.cpu_seconds:g} s exceeded"
+        if sig == signal.SIGKILL and cpu_s is not None and cpu_s >= limits.cpu_seconds:
+            return "timeout", (
+                f"CPU time limit of {limits.cpu_seconds:g} s exceeded (killed after {cpu_s:.0f} s: the program "
+                "ignored SIGXCPU and reached the hard limit)"
+            )
         if sig in (signal.SIGABRT, signal.SIGSEGV) and ("bad_alloc" in tail or "out of memory" in tail.lower()):
             return "out_of_memory", f"ran out of memory ({_signal_name(sig)}); last output:\n{tail}"
         if sig == signal.SIGXFSZ:
@@ -625,16 +635,29 @@ def _supervise(
         # Always, before reaping the child (so its pid cannot be reused meanwhile): also clears
         # descendants left behind by a child that exited on its own.
         kill_tree(proc.pid, token)
-        rc = proc.wait()
+        rc, cpu = _reap(proc)
         exited.close()
         pump.stop_requested.set()
         pump.join(timeout=5.0)
         proc.stdout.close()
     wall = time.monotonic() - start
+    if mode == "strict":
+        cpu = None  # bubblewrap's own time: its pid 1 does not pass on the CPU time of the processes it reaps
+        if 128 < rc < 128 + 65:
+            rc = -(rc - 128)  # bubblewrap reports a child killed by signal N as exit code 128 + N
     if reason is not None:
-        return ChildOutcome("timeout", None, _bounded(reason), wall, pump.truncated)
-    if mode == "strict" and 128 < rc < 128 + 65:
-        rc = -(rc - 128)  # bubblewrap reports a child killed by signal N as exit code 128 + N
+        return ChildOutcome("timeout", None, _bounded(reason), wall, pump.truncated, cpu)
     log.flush()
-    status, message = _classify(rc, limits, log_path)
-    return ChildOutcome(status, rc, _bounded(message), wall, pump.truncated)
+    status, message = _classify(rc, limits, log_path, cpu if cpu is not None else wall)
+    return ChildOutcome(status, rc, _bounded(message), wall, pump.truncated, cpu)
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> tuple[int, float | None]:
+    """Wait for the child; its exit code and the CPU seconds it (and the descendants it reaped) used."""
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except ChildProcessError:  # already reaped (the pidfd fallback's Popen.wait)
+        return proc.wait(), None
+    rc = os.waitstatus_to_exitcode(status)
+    proc.returncode = rc
+    return rc, usage.ru_utime + usage.ru_stime

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from adversarial.good import GOOD
-from adversarial.harness import ATTACK_LIMITS, SuiteResult, run_suite
+from adversarial.harness import ATTACK_LIMITS, TRAIN_LIMITS, SuiteResult, run_suite
 from adversarial.programs import ATTACKS, Program
 
 from eureka_kit.isolation import verify_isolation
@@ -65,6 +65,8 @@ def test_attack_gets_its_verdict_and_is_contained(suite: SuiteResult, program: P
     assert o.escapes == (), o.escapes
     if program.timed:
         assert o.seconds <= 2 * ATTACK_LIMITS.wall_s, f"killed after {o.seconds:.1f} s"
+    limits = ATTACK_LIMITS if program.route == "check" else TRAIN_LIMITS
+    assert o.log_bytes <= limits.max_output_bytes + 200  # the output cap held
     if program.claims_fitness is not None:
         assert o.stats_fitness == program.claims_fitness  # the forgery reached the (untrusted) statistics ...
         assert o.fitness is not None and o.fitness != program.claims_fitness  # ... never the trusted fitness

@@ -183,6 +183,18 @@ def test_cpu_limit_is_a_timeout(tmp_path: Path, mode: SandboxMode) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_ignoring_sigxcpu_ends_at_the_hard_cpu_limit(tmp_path: Path, mode: SandboxMode) -> None:
+    code = "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True: pass\n"
+    limits = Limits(wall_s=30.0, cpu_s=1.0, address_space_mb=None)
+    out = _py(tmp_path, code, limits, mode=mode)
+    assert out.status == "timeout", out
+    assert "ignored SIGXCPU" in out.message
+    assert out.wall_s < 15
+    if mode == "basic":
+        assert out.cpu_s is not None and out.cpu_s >= 1.0
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_parent_environment_does_not_leak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: SandboxMode) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-fake-key-that-must-not-leak-000000")
     monkeypatch.setenv("SOME_PARENT_VAR", "1")

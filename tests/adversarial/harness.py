@@ -118,6 +118,8 @@ class Outcome:
     escapes: tuple[str, ...] = ()
     fitness: float | None = None
     stats_fitness: float | None = None
+    log_bytes: int = 0
+    """Size of the child's log in the candidate folder (the output cap must hold)."""
 
     @property
     def name(self) -> str:
@@ -228,7 +230,9 @@ def run_program(program: Program, canaries: Canaries, listener: Listener) -> Out
     if listener.received(program.name):
         escapes.append("network")
     escapes += _scan([cand], [message], {"secret": canaries.secret, "env": canaries.env_secret})
-    return Outcome(program, verdict, message, seconds, tuple(escapes), fitness, stats_fitness)
+    logs = [cand / "check.log", cand / "train.log"]
+    log_bytes = max((p.stat().st_size for p in logs if p.is_file()), default=0)
+    return Outcome(program, verdict, message, seconds, tuple(escapes), fitness, stats_fitness, log_bytes)
 
 
 def run_control(program: Program, canaries: Canaries, listener: Listener) -> tuple[str, ...]:
