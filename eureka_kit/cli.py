@@ -38,11 +38,17 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from eureka_kit.checker import check_sandboxed
+    from eureka_kit.loop import prepare_sandbox
     from eureka_kit.task import get_task
 
     spec = get_task(args.task)
+    prepare_sandbox(args.sandbox, _stderr)
     path = Path(args.program)
     if not path.is_file():
         print(f"error: no such file: {path}", file=sys.stderr)
@@ -145,6 +151,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         model=args.model,
         base_url=args.base_url,
         replay_path=None if use_model else str(DEMO_REPLAY),
+        sandbox=args.sandbox,
     )
     if use_model:
         print(f"demo: using model {config.model} at {config.base_url or 'OpenAI'}")
@@ -207,11 +214,32 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from eureka_kit.final_eval import evaluate_run, format_table
+    from eureka_kit.loop import prepare_sandbox
 
+    prepare_sandbox(args.sandbox)
     result = evaluate_run(Path(args.run), seeds=args.seeds, steps=args.steps, workers=args.workers)
     print(format_table(result))
     print(f"stored in {Path(args.run) / 'final_eval.json'}")
     return 0
+
+
+def _add_sandbox_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sandbox",
+        choices=("strict", "basic"),
+        default=None,
+        help="strict: Linux namespaces (default on Linux); basic: process limits only, with a warning",
+    )
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from eureka_kit.sandbox import configure_sandbox, sandbox_mode, verify_isolation
+
+    configure_sandbox(args.sandbox)
+    report = verify_isolation()
+    print(f"mode: {sandbox_mode()}")
+    print(report.summary())
+    return 0 if report.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,7 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task")
     p.add_argument("program", help="path of a Python file defining compute_reward")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_sandbox_arg(p)
     p.set_defaults(fn=_cmd_check)
+
+    p = sub.add_parser("sandbox", help="verify that the sandbox isolates reward programs, and say how")
+    _add_sandbox_arg(p)
+    p.set_defaults(fn=_cmd_sandbox)
 
     p = sub.add_parser("run", help="run the evolutionary loop on a task")
     p.add_argument("task")
@@ -242,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--model", default="gpt-4o-mini")
     p.add_argument("--base-url", default=None)
+    _add_sandbox_arg(p)
     p.set_defaults(fn=_cmd_demo)
 
     p = sub.add_parser("resume", help="continue a run after a crash")
@@ -270,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the run's)")
     p.add_argument("--workers", type=int, default=None)
+    _add_sandbox_arg(p)
     p.set_defaults(fn=_cmd_eval)
     return parser
 

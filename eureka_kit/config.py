@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 LLMKind = Literal["openai", "replay"]
 RankerKind = Literal["none", "human", "synthetic"]
+SandboxKind = Literal["strict", "basic"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class RunConfig:
     budget_usd: float | None = field(default=None, metadata={"help": "stop the run cleanly when LLM cost reaches it"})
     candidate_timeout_s: float | None = field(
         default=None, metadata={"help": "wall-clock limit of one candidate's training (default: from steps)"}
+    )
+    sandbox: SandboxKind | None = field(
+        default=None,
+        metadata={"help": "strict: Linux namespaces (default on Linux); basic: process limits only, with a warning"},
     )
     memory_mb: int | None = field(default=4096, metadata={"help": "address-space limit of a training child, MiB"})
     analyzer: bool = field(default=True, metadata={"help": "trajectory analyzer critique in the feedback"})

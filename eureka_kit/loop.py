@@ -14,13 +14,14 @@ LLM cache answers requests already made.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import math
 import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,12 +36,13 @@ from eureka_kit.critic import CheckReport, check_static
 from eureka_kit.evaluator import evaluate_policy
 from eureka_kit.extract import extract_program
 from eureka_kit.feedback import ROLLOUTS_FILE, candidate_feedback, trajectory_store
+from eureka_kit.isolation import BASIC_MODE_WARNING
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
 from eureka_kit.preferences import make_ranker, preference_prompt, rank_generation, record_videos
 from eureka_kit.progress import Progress
 from eureka_kit.prompts import initial_prompt, render, signature, system_prompt
 from eureka_kit.ranking import Ranker, load_ranking
-from eureka_kit.sandbox import Limits
+from eureka_kit.sandbox import Limits, configure_sandbox, default_mode, ensure_isolation, sandbox_mode
 from eureka_kit.store import RunStore, atomic_write_json, atomic_write_text, read_json
 from eureka_kit.task import TaskSpec, get_task, with_goal
 from eureka_kit.trainer import TrainJob, train_candidate
@@ -476,6 +478,8 @@ def _make_client(config: RunConfig, store: RunStore) -> LLMClient:
 def start_run(config: RunConfig, runs_dir: Path = Path("runs"), progress: Progress | None = None) -> RunResult:
     """Create ``runs/<run-id>/`` for ``config`` and run it to the end."""
     get_task(config.task)  # fail fast on an unknown task, listing the valid ones
+    if config.sandbox is None:  # record the mode actually used, so resume uses the same
+        config = dataclasses.replace(config, sandbox=default_mode())
     store = RunStore(runs_dir / new_run_id(config))
     if store.root.exists():
         raise FileExistsError(f"run folder {store.root} already exists")
@@ -495,8 +499,19 @@ def resume_run(run_dir: Path, progress: Progress | None = None) -> RunResult:
     return _run(config, store, progress)
 
 
+def prepare_sandbox(mode: str | None, log: Callable[[str], None] = print) -> None:
+    """Select the sandbox mode and verify isolation once (raises ``IsolationUnavailable`` naming what is missing)."""
+    configure_sandbox(mode)  # type: ignore[arg-type]
+    report = ensure_isolation()
+    if sandbox_mode() == "basic":
+        log(BASIC_MODE_WARNING)
+    else:
+        log(f"sandbox: strict ({report.summary().splitlines()[0]})")
+
+
 def _run(config: RunConfig, store: RunStore, progress: Progress | None) -> RunResult:
     client = _make_client(config, store)
     with progress or Progress(config.task, config.generations) as prog:
+        prepare_sandbox(config.sandbox, prog.log)
         prog.log(f"run {store.root} (task {config.task}, LLM {config.llm}:{client.model})")
         return Loop(config, store, client, prog).run()
