@@ -30,7 +30,7 @@ class Series:
 def _fmt(x: float) -> str:
     if not math.isfinite(x):
         return str(x)
-    return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
+    return f"{x:.4g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
 
 
 def make_series(name: str, values: Sequence[float]) -> Series | None:
