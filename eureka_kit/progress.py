@@ -64,7 +64,7 @@ class Progress:
         with self._lock:
             self._s.generation = generation
             self._s.stages = {}
-        self.log(f"[gen {generation}/{self._s.generations - 1}] sampling reward programs")
+        self.log(f"[gen {generation}: {generation + 1} of {self._s.generations}] sampling reward programs")
         self._refresh()
 
     def stage(self, name: str, stage: Stage, detail: str = "") -> None:
@@ -102,7 +102,7 @@ class Progress:
         s = self._s
         counts = Counter(s.stages.values())
         t = Table(title=f"eureka-kit run: {self._task}", show_header=False, expand=False)
-        t.add_row("generation", f"{s.generation} of {s.generations}")
+        t.add_row("generation", f"gen {s.generation} ({s.generation + 1} of {s.generations})")
         t.add_row(
             "candidates",
             " ".join(f"{k}={counts.get(k, 0)}" for k in ("queued", "checking", "training", "evaluating", "done")),
