@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import statistics
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -94,7 +95,13 @@ def _one(run: RunStore, reward: RewardKind, seed: int, steps: int, n_envs: int, 
     return SeedResult(reward, seed, "ok", ev.fitness, "")
 
 
-def evaluate_run(run_dir: Path, seeds: int = 3, steps: int | None = None, workers: int | None = None) -> FinalEval:
+def evaluate_run(
+    run_dir: Path,
+    seeds: int = 3,
+    steps: int | None = None,
+    workers: int | None = None,
+    log: Callable[[str], None] = print,
+) -> FinalEval:
     """Retrain and evaluate best / human / sparse rewards with ``seeds`` seeds each; stores ``final_eval.json``."""
     run = RunStore(run_dir)
     if not run.exists():
@@ -107,8 +114,19 @@ def evaluate_run(run_dir: Path, seeds: int = 3, steps: int | None = None, worker
     n_envs = config.n_envs or spec.train.n_envs
     kinds: tuple[RewardKind, ...] = ("program", "baseline", "sparse")
     jobs = [(k, s) for k in kinds for s in range(seeds)]
+    log(f"retraining {len(jobs)} policies ({', '.join(LABELS[k] for k in kinds)} x {seeds} seeds, {steps} steps each)")
+
+    def one(job: tuple[RewardKind, int]) -> SeedResult:
+        result = _one(run, job[0], job[1], steps, n_envs, config.eval_episodes)
+        if result.fitness is not None:
+            fit = f"fitness {result.fitness:.4g}"
+        else:
+            fit = f"{result.status}: {result.message[:80]}"
+        log(f"  {LABELS[job[0]]} seed {job[1]}: {fit}")
+        return result
+
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        results = list(pool.map(lambda j: _one(run, j[0], j[1], steps, n_envs, config.eval_episodes), jobs))
+        results = list(pool.map(one, jobs))
     final = FinalEval(task=spec.id, steps=steps, seeds=seeds, results=tuple(results))
     atomic_write_json(run.root / "final_eval.json", final.to_json())
     return final
