@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import statistics
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -79,7 +80,9 @@ def _one(run: RunStore, reward: RewardKind, seed: int, steps: int, n_envs: int, 
     spec_id = read_json(run.config_path)["config"]["task"]
     spec = get_task(spec_id)
     out = run.root / "final_eval" / f"{reward}_seed{seed}"
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists():  # a previous eval's weights must never be evaluated in place of this training's
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
     best = read_json(run.summary_path).get("best") if run.summary_path.exists() else None
     reward_path = (run.root / best["program"]) if (reward == "program" and best) else None
     job = TrainJob(

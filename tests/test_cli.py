@@ -6,11 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tiny_runs import run_tiny, write_replay
 
 from eureka_kit.cli import main
-from eureka_kit.config import RunConfig
-from eureka_kit.loop import start_run
-from eureka_kit.progress import Progress
 from eureka_kit.task import list_tasks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,24 +67,10 @@ def test_openai_without_key_or_url_is_a_clear_error(
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("cli")
-    replay = tmp / "replay.jsonl"
     program = (ROOT / "examples" / "halfcheetah_reward.py").read_text()
-    replay.write_text(json.dumps({"key": "*", "text": f"```python\n{program}\n```"}) + "\n")
-    config = RunConfig(
-        task="HalfCheetah-Run-v1",
-        samples=1,
-        generations=1,
-        steps=256,
-        n_envs=1,
-        workers=2,
-        eval_episodes=1,
-        llm="replay",
-        replay_path=str(replay),
-        analyzer=False,
-        trajectory_check=False,
-        videos=False,
-    )
-    return start_run(config, tmp / "runs", progress=Progress("t", 1, live=False)).run_dir
+    replay = write_replay(tmp / "replay.jsonl", [("*", f"```python\n{program}\n```")])
+    run = run_tiny(tmp / "runs", replay, samples=1, generations=1, analyzer=False, trajectory_check=False)
+    return run.run_dir
 
 
 def test_eval_retrains_best_human_and_sparse(tiny_run: Path, capsys: pytest.CaptureFixture[str]) -> None:

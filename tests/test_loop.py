@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tiny_runs import run_tiny
 
-from eureka_kit.config import RunConfig
-from eureka_kit.loop import RunResult, start_run
-from eureka_kit.progress import Progress
+from eureka_kit.loop import RunResult
 
 DATA = Path(__file__).parent / "data"
 REPLAY = DATA / "halfcheetah_loop.jsonl"
@@ -26,28 +25,9 @@ CANDIDATE_FILES = (
 )
 
 
-def tiny_config(**overrides: object) -> RunConfig:
-    values: dict[str, object] = {
-        "task": "HalfCheetah-Run-v1",
-        "samples": 3,
-        "generations": 2,
-        "steps": 256,
-        "n_envs": 1,
-        "workers": 2,
-        "repair_rounds": 0,
-        "eval_episodes": 1,
-        "llm": "replay",
-        "replay_path": str(REPLAY),
-        "videos": False,
-    }
-    values.update(overrides)
-    return RunConfig(**values)  # type: ignore[arg-type]
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    runs = tmp_path_factory.mktemp("runs")
-    return start_run(tiny_config(), runs, progress=Progress("HalfCheetah-Run-v1", 2, live=False))
+    return run_tiny(tmp_path_factory.mktemp("runs"), REPLAY)
 
 
 def _record(run: RunResult, g: int, i: int) -> dict[str, object]:

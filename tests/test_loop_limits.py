@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eureka_kit.config import RunConfig
-from eureka_kit.loop import start_run
-from eureka_kit.progress import Progress
+from tiny_runs import run_tiny, write_replay
 
 HANG = """```python
 import torch
@@ -54,24 +52,10 @@ TIMEOUT_S = 25.0
 
 
 def test_hang_and_memory_hog_fail_typed_and_run_goes_on(tmp_path: Path) -> None:
-    replay = tmp_path / "replay.jsonl"
-    replay.write_text("".join(json.dumps({"key": "initial", "text": t}) + "\n" for t in (HANG, HOG, GOOD)))
-    config = RunConfig(
-        task="HalfCheetah-Run-v1",
-        samples=3,
-        generations=1,
-        steps=256,
-        n_envs=1,
-        workers=2,
-        repair_rounds=0,
-        eval_episodes=1,
-        llm="replay",
-        replay_path=str(replay),
-        candidate_timeout_s=TIMEOUT_S,
-        memory_mb=3072,
-        videos=False,
+    replay = write_replay(tmp_path / "replay.jsonl", [("initial", t) for t in (HANG, HOG, GOOD)])
+    result = run_tiny(
+        tmp_path / "runs", replay, generations=1, candidate_timeout_s=TIMEOUT_S, memory_mb=3072, trajectory_check=False
     )
-    result = start_run(config, tmp_path / "runs", progress=Progress("HalfCheetah-Run-v1", 1, live=False))
     recs = [json.loads((result.run_dir / f"gen_000/cand_{i:02d}/candidate.json").read_text()) for i in range(3)]
     assert [r["status"] for r in recs] == ["timeout", "out_of_memory", "ok"]
     assert recs[0]["train_wall_s"] is not None and recs[0]["train_wall_s"] <= 2 * TIMEOUT_S

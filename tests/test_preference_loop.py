@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from tiny_runs import run_tiny, tiny_config, write_replay
 
 from eureka_kit.candidate import CandidateRecord
 from eureka_kit.config import RunConfig
@@ -47,27 +48,10 @@ def compute_reward(torso_angle: torch.Tensor, action: torch.Tensor):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     tmp = tmp_path_factory.mktemp("pref")
-    replay = tmp / "replay.jsonl"
-    replay.write_text(
-        "".join(json.dumps({"key": k, "text": t}) + "\n" for k in ("initial", "reflection") for t in (FAST, STILL))
+    replay = write_replay(tmp / "replay.jsonl", [(k, t) for k in ("initial", "reflection") for t in (FAST, STILL)])
+    return run_tiny(
+        tmp / "runs", replay, samples=2, analyzer=False, trajectory_check=False, videos=True, ranker="synthetic"
     )
-    config = RunConfig(
-        task="HalfCheetah-Run-v1",
-        samples=2,
-        generations=2,
-        steps=256,
-        n_envs=1,
-        workers=2,
-        repair_rounds=0,
-        eval_episodes=1,
-        llm="replay",
-        replay_path=str(replay),
-        analyzer=False,
-        trajectory_check=False,
-        videos=True,
-        ranker="synthetic",
-    )
-    return start_run(config, tmp / "runs", progress=Progress("HalfCheetah-Run-v1", 2, live=False))
 
 
 def test_every_successful_candidate_has_a_video(run: RunResult) -> None:
@@ -175,23 +159,15 @@ class _Person(Progress):
 
 
 def test_free_form_goal_runs_on_human_rankings_alone(tmp_path: Path) -> None:
-    replay = tmp_path / "replay.jsonl"
-    replay.write_text("".join(json.dumps({"key": "*", "text": t}) + "\n" for t in (FAST, STILL)))
+    replay = write_replay(tmp_path / "replay.jsonl", [("*", t) for t in (FAST, STILL)])
     goal = "make the cheetah balance on its front legs"
-    config = RunConfig(
-        task="HalfCheetah-Run-v1",
+    config = tiny_config(
+        replay,
         goal=goal,
         samples=2,
-        generations=2,
-        steps=256,
-        n_envs=1,
-        workers=2,
-        repair_rounds=0,
-        eval_episodes=1,
-        llm="replay",
-        replay_path=str(replay),
         analyzer=False,
         trajectory_check=False,
+        videos=True,
         ranker="human",
         rank_timeout_s=60,
     )
