@@ -480,7 +480,7 @@ def render_report(view: RunView, series: Series | None = None) -> str:
             ["cached calls", _e(llm.get("cached_calls", "?"))],
             ["prompt tokens", _e(llm.get("prompt_tokens", "?"))],
             ["completion tokens", _e(llm.get("completion_tokens", "?"))],
-            ["cost", _e(f"${cost:.4f}" if cost is not None else "?")],
+            ["cost", _e(f"${cost:.4f}" if cost is not None else "n/a (model not in the price table)")],
         ]
         parts.append(_table([], rows, numeric=(1,)))
     else:
