@@ -282,15 +282,15 @@ def bwrap_argv(
         "eureka-sandbox",
         "--die-with-parent",
         "--new-session",
-        *system,
         "--proc",
         "/proc",
         "--dev",
         "/dev",
     ]
+    # the private /tmp comes before the binds: a project, venv or run folder under /tmp must stay visible
     if tools.has_size:
         args += ["--size", str(TMPFS_BYTES)]
-    args += ["--perms", "1777", "--tmpfs", "/tmp"]
+    args += ["--perms", "1777", "--tmpfs", "/tmp", *system]
     have.add(Path("/tmp"))
     args += _ancestors(cwd, have)
     args += ["--bind", str(cwd), str(cwd)]

@@ -608,3 +608,12 @@ def test_seccomp_refuses_programs_processes_sockets_and_signals(tmp_path: Path, 
     for what in ("socket", "unix", "exec", "system", "fork", "kill"):
         assert f"DENIED {what}" in log, log
     assert "THREAD RAN" in log and "SELF SIGNAL OK" in log
+
+
+@strict_only
+def test_private_tmp_is_mounted_before_the_view(tmp_path: Path) -> None:
+    """A project, venv or run folder that lives under /tmp (CI clones there) must stay visible in the child."""
+    argv = isolation.bwrap_argv(["true"], tmp_path, uid=None, processes=None)
+    tmpfs = argv.index("--tmpfs")
+    binds = [i for i, a in enumerate(argv) if a in ("--ro-bind", "--bind", "--ro-bind-try")]
+    assert binds and tmpfs < min(binds), "a bind placed before the private /tmp would be hidden by it"
