@@ -43,7 +43,7 @@ from eureka_kit.progress import Progress
 from eureka_kit.prompts import initial_prompt, render, signature, system_prompt
 from eureka_kit.ranking import Ranker, load_ranking
 from eureka_kit.sandbox import Limits, configure_sandbox, default_mode, ensure_isolation, sandbox_mode
-from eureka_kit.store import RunStore, atomic_write_json, atomic_write_text, read_json
+from eureka_kit.store import RunStore, atomic_write_json, atomic_write_text, read_json, read_jsonl
 from eureka_kit.task import TaskSpec, get_task, with_goal
 from eureka_kit.trainer import TrainJob, train_candidate
 from eureka_kit.trajectory_check import TrajectoryStore, check_trajectories
@@ -83,6 +83,25 @@ class RunResult:
         if self.best is None:
             return None
         return self.run_dir / self.best.name / "reward.py"
+
+
+def llm_usage(calls: list[dict[str, Any]], prefix: str = "") -> dict[str, Any]:
+    """LLM accounting from ``llm_calls.jsonl`` records (all processes of the run, so it survives resumes).
+
+    ``calls`` counts requests answered by the backend, ``cached_calls`` those answered by the cache (no new
+    tokens or cost). ``cost_usd`` is None when some call had no price (unknown model, replay).
+    """
+    mine = [c for c in calls if str(c.get("request_id", "")).startswith(prefix)]
+    paid = [c for c in mine if c.get("status") == "ok"]
+    costs = [c.get("cost_usd") for c in paid]
+    return {
+        "calls": len(paid),
+        "cached_calls": sum(1 for c in mine if c.get("status") == "cached"),
+        "failed_calls": sum(1 for c in mine if c.get("status") in ("error", "budget_exceeded")),
+        "prompt_tokens": sum(int(c.get("prompt_tokens") or 0) for c in paid),
+        "completion_tokens": sum(int(c.get("completion_tokens") or 0) for c in paid),
+        "cost_usd": None if any(x is None for x in costs) else sum(float(x) for x in costs if x is not None),
+    }
 
 
 def _package_versions() -> dict[str, str]:
@@ -400,6 +419,7 @@ class Loop:
 
     def _write_summary(self, history: list[CandidateRecord], wall: float, stopped: str | None) -> dict[str, Any]:
         elite = self.elite(history)
+        calls = read_jsonl(self.store.llm_calls_path)
         per_gen = []
         for g in sorted({r.generation for r in history}):
             fits = [r.fitness for r in history if r.generation == g and r.fitness is not None]
@@ -408,6 +428,7 @@ class Loop:
                     "generation": g,
                     "best_fitness": max(fits) if fits else None,
                     "mean_fitness": sum(fits) / len(fits) if fits else None,
+                    "llm": llm_usage(calls, prefix=f"gen_{g:03d}/"),
                     "candidates": [
                         {"index": r.index, "status": r.status, "fitness": r.fitness}
                         for r in history
@@ -415,7 +436,6 @@ class Loop:
                     ],
                 }
             )
-        totals = self.client.totals()
         checks: Counter[str] = Counter()
         for r in history:
             path = self._cand_dir(r) / "trajectory_check.json"
@@ -449,14 +469,7 @@ class Loop:
                 "training_runs_saved": sum(1 for r in history if r.status == "trajectory_rejected"),
             },
             "rankings": rankings,
-            "llm": {
-                "model": self.client.model,
-                "calls": totals.calls,
-                "cached_calls": totals.cached_calls,
-                "prompt_tokens": totals.prompt_tokens,
-                "completion_tokens": totals.completion_tokens,
-                "cost_usd": totals.cost_usd,
-            },
+            "llm": {"model": self.client.model, **llm_usage(calls)},
             "wall_time_s": round(wall, 2),
         }
         atomic_write_json(self.store.summary_path, summary)

@@ -90,5 +90,8 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     assert len(list(run_dir.glob("gen_*/cand_*/candidate.json"))) == 6
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["finished_generations"] == 2
+    # the LLM accounting covers the calls made before the kill too
+    assert summary["llm"]["calls"] == sum(1 for c in calls_before + calls_after if c["status"] == "ok")
+    assert summary["llm"]["calls"] >= sum(1 for c in calls_before if c["status"] == "ok") > 0
     assert result.best is not None
     assert os.path.exists(run_dir / result.best.name / "reward.py")
