@@ -344,6 +344,15 @@ def _child_argv(job_file: Path) -> list[str]:
     return [sys.executable, *safe_path, "-m", "eureka_kit.train_child", str(job_file)]
 
 
+def _tidy(out_dir: Path) -> None:
+    """Remove the child's working leftovers (heartbeat, an empty tmp/) so the folder holds results only."""
+    (out_dir / HEARTBEAT_FILE).unlink(missing_ok=True)
+    try:
+        (out_dir / "tmp").rmdir()  # only when empty: anything the child left there stays for inspection
+    except OSError:
+        pass
+
+
 def train_candidate(job: TrainJob, out_dir: Path, limits: Limits = DEFAULT_LIMITS) -> TrainResult:
     """Train ``job`` in a sandboxed child working in ``out_dir``; always returns a typed result.
 
@@ -375,6 +384,7 @@ def train_candidate(job: TrainJob, out_dir: Path, limits: Limits = DEFAULT_LIMIT
         log_path,
         heartbeat_path=out_dir / HEARTBEAT_FILE,
     )
+    _tidy(out_dir)
     error = read_error(out_dir / ERROR_FILE) if outcome.status != "ok" else None
     common: dict[str, Any] = {"wall_s": outcome.wall_s, "out_dir": out_dir, "log_path": log_path}
 
