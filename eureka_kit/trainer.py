@@ -30,6 +30,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
+from eureka_kit.candidate import short as bounded
 from eureka_kit.sandbox import Limits, run_child
 
 RewardKind = Literal["program", "baseline", "sparse"]
@@ -52,7 +53,6 @@ REWARD_FILE = "reward.py"
 DEFAULT_LIMITS = Limits(wall_s=1800.0, address_space_mb=4096, heartbeat_s=300.0)
 """Limits of one candidate's training when the caller gives none."""
 
-MESSAGE_MAX_CHARS = 2000
 MAX_STATS_BYTES = 256_000
 MAX_SAMPLES = 64
 MAX_COMPONENTS = 32
@@ -63,12 +63,6 @@ _OUTPUTS = (POLICY_FILE, OBS_NORM_FILE, STATS_FILE, ERROR_FILE)
 
 class StatsFormatError(ValueError):
     """``stats.json`` written by a child does not have the expected, bounded shape."""
-
-
-def bounded(message: str, limit: int = MESSAGE_MAX_CHARS) -> str:
-    """Bound a message, keeping its end (tracebacks and errors end with the cause)."""
-    message = message.strip()
-    return message if len(message) <= limit else "[...]\n" + message[-(limit - 6) :]
 
 
 @dataclass(frozen=True)
