@@ -38,13 +38,7 @@ from eureka_kit.extract import extract_program
 from eureka_kit.feedback import ROLLOUTS_FILE, candidate_feedback, trajectory_store
 from eureka_kit.isolation import BASIC_MODE_WARNING
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
-from eureka_kit.preferences import (
-    make_ranker,
-    preference_prompt,
-    rank_generation,
-    record_video_in_child,
-    record_videos,
-)
+from eureka_kit.preferences import make_ranker, preference_prompt, rank_generation, record_videos
 from eureka_kit.progress import Progress
 from eureka_kit.prompts import initial_prompt, render, signature, system_prompt
 from eureka_kit.ranking import Ranker, load_ranking
@@ -335,8 +329,6 @@ class Loop:
             request_id=f"{name}/analyzer",
         )
         atomic_write_text(cand / "feedback.md", feedback)
-        if self.config.videos:  # in this worker, overlapping with the other candidates' training
-            record_video_in_child(self.spec, cand)
         return self._finish(
             CandidateRecord(
                 generation,
@@ -394,7 +386,8 @@ class Loop:
 
     def _after_generation(self, generation: int, records: list[CandidateRecord]) -> None:
         """Videos of the successful policies, then the ranking (human page or synthetic), if configured."""
-        if self.config.videos:  # videos the workers could not record (or a resumed run lacks)
+        if self.config.videos:
+            self.progress.log(f"  gen {generation}: recording videos")
             record_videos(self.spec, self.store.root, records)
         if self.ranker is not None:
             started = time.monotonic()

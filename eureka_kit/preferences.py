@@ -10,9 +10,6 @@ comments (:func:`preference_messages`), not fitness values.
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -31,7 +28,7 @@ from eureka_kit.ranking import (
     save_ranking,
 )
 from eureka_kit.task import TaskSpec
-from eureka_kit.video import RenderError, VideoResult, ensure_gl_backend, record_video
+from eureka_kit.video import RenderError, VideoResult, record_video
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +58,7 @@ def make_ranker(
 
 
 def record_videos(spec: TaskSpec, run_dir: Path, records: Sequence[CandidateRecord]) -> list[VideoResult]:
-    """An mp4 of each successful candidate's policy in this process (skips existing videos, e.g. after resume)."""
+    """An mp4 of each successful candidate's policy (skips existing videos, e.g. after resume)."""
     results = []
     for r in records:
         cand = run_dir / r.name
@@ -78,32 +75,6 @@ def record_videos(spec: TaskSpec, run_dir: Path, records: Sequence[CandidateReco
             log.warning("no video for %s: %s", r.name, result.message)
         results.append(result)
     return results
-
-
-VIDEO_CHILD_TIMEOUT_S = 300.0
-
-
-def record_video_in_child(spec: TaskSpec, cand: Path, timeout_s: float = VIDEO_CHILD_TIMEOUT_S) -> bool:
-    """Record ``cand``'s video in a child process (see :mod:`eureka_kit.video_child`); True when written.
-
-    The OpenGL backend is chosen here once and inherited by the child; the
-    child gets no API key (it needs none).
-    """
-    try:
-        ensure_gl_backend()
-    except RenderError as e:
-        log.warning("no video for %s: %s", cand, e)
-        return False
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    argv = [sys.executable, "-m", "eureka_kit.video_child", spec.id, str(cand)]
-    try:
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired:
-        log.warning("no video for %s: recording took longer than %.0f s", cand, timeout_s)
-        return False
-    if done.returncode != 0:
-        log.warning("no video for %s: %s", cand, (done.stdout + done.stderr).strip()[-500:])
-    return done.returncode == 0 and (cand / VIDEO_FILE).exists()
 
 
 def rank_generation(ranker: Ranker, run_dir: Path, generation: int) -> Ranking | None:
