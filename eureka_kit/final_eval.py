@@ -23,7 +23,7 @@ from eureka_kit.evaluator import evaluate_policy
 from eureka_kit.loop import default_timeout_s
 from eureka_kit.sandbox import Limits
 from eureka_kit.store import RunStore, atomic_write_json, read_json
-from eureka_kit.task import get_task
+from eureka_kit.task import TaskSpec, get_task
 from eureka_kit.trainer import TrainJob, train_candidate
 
 RewardKind = Literal["program", "baseline", "sparse"]
@@ -76,15 +76,21 @@ class FinalEval:
         }
 
 
-def _one(run: RunStore, reward: RewardKind, seed: int, steps: int, n_envs: int, episodes: int) -> SeedResult:
-    spec_id = read_json(run.config_path)["config"]["task"]
-    spec = get_task(spec_id)
+def _one(
+    run: RunStore,
+    spec: TaskSpec,
+    best_program: Path,
+    reward: RewardKind,
+    seed: int,
+    steps: int,
+    n_envs: int,
+    episodes: int,
+) -> SeedResult:
     out = run.root / "final_eval" / f"{reward}_seed{seed}"
     if out.exists():  # a previous eval's weights must never be evaluated in place of this training's
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    best = read_json(run.summary_path).get("best") if run.summary_path.exists() else None
-    reward_path = (run.root / best["program"]) if (reward == "program" and best) else None
+    reward_path = best_program if reward == "program" else None
     job = TrainJob(
         task_id=spec.id, reward_kind=reward, reward_path=reward_path, total_steps=steps, n_envs=n_envs, seed=seed
     )
@@ -109,18 +115,20 @@ def evaluate_run(
     run = RunStore(run_dir)
     if not run.exists():
         raise FileNotFoundError(f"{run_dir} is not a eureka-kit run (no config.json)")
-    if not run.summary_path.exists() or read_json(run.summary_path).get("best") is None:
+    best = read_json(run.summary_path).get("best") if run.summary_path.exists() else None
+    if best is None:
         raise ValueError(f"run {run_dir} has no best program yet (no candidate succeeded); nothing to evaluate")
     config = RunConfig.from_json(read_json(run.config_path)["config"])
     spec = get_task(config.task)
     steps = steps or config.steps or spec.train.total_steps
     n_envs = config.n_envs or spec.train.n_envs
+    best_program = run.root / best["program"]
     kinds: tuple[RewardKind, ...] = ("program", "baseline", "sparse")
     jobs = [(k, s) for k in kinds for s in range(seeds)]
     log(f"retraining {len(jobs)} policies ({', '.join(LABELS[k] for k in kinds)} x {seeds} seeds, {steps} steps each)")
 
     def one(job: tuple[RewardKind, int]) -> SeedResult:
-        result = _one(run, job[0], job[1], steps, n_envs, config.eval_episodes)
+        result = _one(run, spec, best_program, job[0], job[1], steps, n_envs, config.eval_episodes)
         if result.fitness is not None:
             fit = f"fitness {result.fitness:.4g}"
         else:

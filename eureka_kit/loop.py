@@ -18,7 +18,6 @@ import dataclasses
 import fcntl
 import math
 import shutil
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -149,7 +148,6 @@ class Loop:
         self.steps = config.steps or self.spec.train.total_steps
         self.n_envs = config.n_envs or self.spec.train.n_envs
         self.params = SamplingParams(temperature=config.temperature)
-        self._lock = threading.Lock()
         self.ranker: Ranker | None = make_ranker(
             config.ranker,
             store.root,
