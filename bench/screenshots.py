@@ -14,19 +14,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from eureka_kit.rank_server import RankServer
+from eureka_kit.rank_server import HEADLESS_CHROMIUM, HEADLESS_CHROMIUM_ARGS, RankServer
 from eureka_kit.ranking import load_items
 from eureka_kit.report import write_report
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def main() -> None:
@@ -39,7 +29,9 @@ def main() -> None:
     items = load_items(args.run, args.generation)
     report = write_report(args.run)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(
+            executable_path=str(HEADLESS_CHROMIUM), headless=True, args=list(HEADLESS_CHROMIUM_ARGS)
+        )
         page = browser.new_page(viewport={"width": 1150, "height": 900})
         with RankServer(args.run, args.generation, items) as server:
             page.goto(server.url)

@@ -53,6 +53,19 @@ from eureka_kit.ranking import (
 
 WEB_DIR = Path(__file__).with_name("web")
 MAX_BODY_BYTES = 64 * 1024
+
+HEADLESS_CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's Chromium, used headless by the browser tests and the docs' screenshots (scripts/setup_system.sh)."""
+HEADLESS_CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+"""Launch flags for it as root on a machine without network (no sandbox, no background connections)."""
 """Largest accepted POST body."""
 VIDEO_SUFFIXES = frozenset({".mp4", ".webm"})
 _STATIC = {"rank.js": "text/javascript", "dashboard.js": "text/javascript", "style.css": "text/css"}

@@ -23,23 +23,22 @@ import numpy as np
 import pytest
 
 from eureka_kit.candidate import CandidateRecord
-from eureka_kit.rank_server import MAX_BODY_BYTES, HumanRanker, RankServer, serve_dashboard
+from eureka_kit.rank_server import (
+    HEADLESS_CHROMIUM,
+    HEADLESS_CHROMIUM_ARGS,
+    MAX_BODY_BYTES,
+    HumanRanker,
+    RankServer,
+    serve_dashboard,
+)
 from eureka_kit.ranking import Ranking, RankItem, load_items, ranking_path, save_ranking
 from eureka_kit.report import write_report
 from eureka_kit.store import atomic_write_json
 from eureka_kit.task import get_task
 from eureka_kit.video import record_video
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = HEADLESS_CHROMIUM
+CHROMIUM_ARGS = list(HEADLESS_CHROMIUM_ARGS)
 NAMES = ["cand_00", "cand_01", "cand_02"]
 FITNESS = [0.8, -0.2, 1.7]
 
