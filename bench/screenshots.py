@@ -14,9 +14,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from eureka_kit.rank_server import HEADLESS_CHROMIUM, HEADLESS_CHROMIUM_ARGS, RankServer
-from eureka_kit.ranking import load_items
-from eureka_kit.report import write_report
+from eureka_kit.preferences.ranking import load_items
+from eureka_kit.web.rank_server import HEADLESS_CHROMIUM, HEADLESS_CHROMIUM_ARGS, RankServer
+from eureka_kit.web.report import write_report
 
 
 def main() -> None:

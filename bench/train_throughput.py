@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/train_throughput.py [--task HalfCheetah-Run-v1] [--steps 20000]
 
-Both runs go through the same sandboxed child (`eureka_kit.trainer.train_candidate`) with the task's
+Both runs go through the same sandboxed child (`eureka_kit.training.runner.train_candidate`) with the task's
 default algorithm and hyperparameters; the only difference is the reward: the batched reward program
 through the VecEnv wrapper, or the env's own reward (no wrapper). Prints both rates and their ratio.
 """
@@ -13,8 +13,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from eureka_kit.sandbox import Limits
-from eureka_kit.trainer import TrainJob, train_candidate
+from eureka_kit.sandbox.runner import Limits
+from eureka_kit.training.runner import TrainJob, train_candidate
 
 PROGRAM = Path(__file__).resolve().parent.parent / "examples" / "halfcheetah_reward.py"
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from eureka_kit.task import Fitness, State, StateVar, TaskSpec, TrainDefaults, register
+from eureka_kit.tasks.registry import register
+from eureka_kit.tasks.spec import Fitness, State, StateVar, TaskSpec, TrainDefaults
 
 _GOAL_POSITION = 0.45
 

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from eureka_kit.task import Fitness, State, StateVar, TaskSpec, TrainDefaults, register
+from eureka_kit.tasks.registry import register
+from eureka_kit.tasks.spec import Fitness, State, StateVar, TaskSpec, TrainDefaults
 
 
 def _scalar(x: Any) -> np.ndarray:

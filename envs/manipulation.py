@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from eureka_kit.envs.locomotion import ZOO_PPO_MUJOCO_DEFAULTS
 
-from envs.locomotion import ZOO_PPO_MUJOCO_DEFAULTS
-from eureka_kit.task import Fitness, State, StateVar, TaskSpec, TrainDefaults, register
+from eureka_kit.tasks.registry import register
+from eureka_kit.tasks.spec import Fitness, State, StateVar, TaskSpec, TrainDefaults
 
 
 def _pusher_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:

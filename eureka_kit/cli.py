@@ -11,14 +11,22 @@ from typing import Any, get_args
 
 from eureka_kit.config import LLMKind, RankerKind, RunConfig
 
-DEMO_REPLAY = Path(__file__).resolve().parent.parent / "examples" / "responses" / "halfcheetah_demo.jsonl"
+
+def examples_dir() -> Path:
+    """The shipped examples (``examples/`` of the checkout, installed as ``eureka_kit.examples``)."""
+    import eureka_kit.examples
+
+    return Path(eureka_kit.examples.__file__).resolve().parent
+
+
+DEMO_REPLAY = examples_dir() / "responses" / "halfcheetah_demo.jsonl"
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from eureka_kit.task import list_tasks
+    from eureka_kit.tasks.registry import list_tasks
 
     table = Table(title="eureka-kit tasks")
     for col in ("id", "env", "fitness", "algo", "steps", "state", "goal"):
@@ -43,9 +51,9 @@ def _stderr(message: str) -> None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from eureka_kit.checker import check_sandboxed
     from eureka_kit.loop import prepare_sandbox
-    from eureka_kit.task import get_task
+    from eureka_kit.reward.check_runner import check_sandboxed
+    from eureka_kit.tasks.registry import get_task
 
     spec = get_task(args.task)
     prepare_sandbox(args.sandbox, _stderr)
@@ -174,8 +182,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _cmd_rank(args: argparse.Namespace) -> int:
-    from eureka_kit.rank_server import HumanRanker
-    from eureka_kit.ranking import load_items, load_ranking, save_ranking
+    from eureka_kit.preferences.ranking import load_items, load_ranking, save_ranking
+    from eureka_kit.web.rank_server import HumanRanker
 
     run = Path(args.run)
     gens = sorted(int(p.name[4:]) for p in run.glob("gen_[0-9][0-9][0-9]") if p.is_dir())
@@ -198,7 +206,7 @@ def _cmd_rank(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from eureka_kit.report import write_report
+    from eureka_kit.web.report import write_report
 
     path = write_report(Path(args.run))
     print(f"report written to {path}")
@@ -206,14 +214,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
-    from eureka_kit.rank_server import serve_dashboard
+    from eureka_kit.web.rank_server import serve_dashboard
 
     serve_dashboard(Path(args.run), port=args.port, open_browser=args.open, block=True)
     return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from eureka_kit.final_eval import evaluate_run, format_table
+    from eureka_kit.evaluation.final_eval import evaluate_run, format_table
     from eureka_kit.loop import prepare_sandbox
 
     prepare_sandbox(args.sandbox)
@@ -233,7 +241,7 @@ def _add_sandbox_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
-    from eureka_kit.sandbox import configure_sandbox, sandbox_mode, verify_isolation
+    from eureka_kit.sandbox.runner import configure_sandbox, sandbox_mode, verify_isolation
 
     configure_sandbox(args.sandbox)
     report = verify_isolation()

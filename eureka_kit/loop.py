@@ -28,24 +28,25 @@ from pathlib import Path
 from typing import Any
 
 from eureka_kit import __version__
-from eureka_kit.candidate import CandidateRecord, CandidateStatus, short
-from eureka_kit.checker import check_sandboxed
 from eureka_kit.config import RunConfig
-from eureka_kit.critic import CheckReport, check_static
-from eureka_kit.evaluator import evaluate_policy
-from eureka_kit.extract import extract_program
-from eureka_kit.feedback import ROLLOUTS_FILE, candidate_feedback, trajectory_store
-from eureka_kit.isolation import BASIC_MODE_WARNING
+from eureka_kit.evaluation.evaluator import evaluate_policy
+from eureka_kit.feedback.card_check import TrajectoryStore, check_trajectories
+from eureka_kit.feedback.compose import ROLLOUTS_FILE, candidate_feedback, trajectory_store
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
-from eureka_kit.preferences import make_ranker, preference_prompt, rank_generation, record_videos
-from eureka_kit.progress import Progress
-from eureka_kit.prompts import initial_prompt, render, signature, system_prompt
-from eureka_kit.ranking import Ranker, load_ranking
-from eureka_kit.sandbox import Limits, configure_sandbox, default_mode, ensure_isolation, sandbox_mode
-from eureka_kit.store import RunStore, atomic_write_json, atomic_write_text, read_json, read_jsonl
-from eureka_kit.task import TaskSpec, get_task, with_goal
-from eureka_kit.trainer import TrainJob, train_candidate
-from eureka_kit.trajectory_check import TrajectoryStore, check_trajectories
+from eureka_kit.preferences.ranking import Ranker, load_ranking
+from eureka_kit.preferences.steer import make_ranker, preference_prompt, rank_generation, record_videos
+from eureka_kit.prompting import initial_prompt, render, signature, system_prompt
+from eureka_kit.reward.check_runner import check_sandboxed
+from eureka_kit.reward.critic import CheckReport, check_static
+from eureka_kit.reward.extract import extract_program
+from eureka_kit.run.progress import Progress
+from eureka_kit.run.records import CandidateRecord, CandidateStatus, short
+from eureka_kit.run.store import RunStore, atomic_write_json, atomic_write_text, read_json, read_jsonl
+from eureka_kit.sandbox.isolation import BASIC_MODE_WARNING
+from eureka_kit.sandbox.runner import Limits, configure_sandbox, default_mode, ensure_isolation, sandbox_mode
+from eureka_kit.tasks.registry import get_task
+from eureka_kit.tasks.spec import TaskSpec, with_goal
+from eureka_kit.training.runner import TrainJob, train_candidate
 
 PROMPT_FAILURE_CHARS = 400
 EVAL_SEED = 1_000_000

@@ -1,6 +1,6 @@
 """Trajectory analyzer: each finding and reward-hacking sign on crafted trajectories, the critique, the LLM summary.
 
-Crafted trajectories are numpy arrays run through :func:`eureka_kit.trajectory.from_states` (fitness and env
+Crafted trajectories are numpy arrays run through :func:`eureka_kit.feedback.trajectory.from_states` (fitness and env
 reward computed by the task); program scores are computed in-process with :func:`compute_scores` on programs
 written here. A few real trajectories come from tiny HalfCheetah / Hopper rollouts.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from eureka_kit.analyzer import (
+from eureka_kit.feedback.analyzer import (
     HACKING_SIGNS,
     KIND_ORDER,
     Analysis,
@@ -29,9 +29,8 @@ from eureka_kit.analyzer import (
     spearman,
     summary_prompt,
 )
-from eureka_kit.score_child import ProgramScores, TrajectoryScores, compute_scores
-from eureka_kit.task import TaskSpec, get_task
-from eureka_kit.trajectory import (
+from eureka_kit.feedback.score_child import ProgramScores, TrajectoryScores, compute_scores
+from eureka_kit.feedback.trajectory import (
     MAX_STEPS_PER_TRAJECTORY,
     Trajectory,
     TrajectoryFormatError,
@@ -41,6 +40,8 @@ from eureka_kit.trajectory import (
     load_trajectories,
     save_trajectories,
 )
+from eureka_kit.tasks.registry import get_task
+from eureka_kit.tasks.spec import TaskSpec
 
 CHEETAH = get_task("HalfCheetah-Run-v1")
 HOPPER = get_task("Hopper-Hop-v1")
@@ -376,7 +377,7 @@ def test_from_rollout_of_the_evaluator() -> None:
     from dataclasses import dataclass, field
 
     @dataclass
-    class Rollout:  # the fields of eureka_kit.evaluator.Rollout
+    class Rollout:  # the fields of eureka_kit.evaluation.evaluator.Rollout
         seed: int
         states: dict[str, np.ndarray]
         env_rewards: np.ndarray

@@ -9,7 +9,7 @@ import pytest
 from tiny_runs import run_tiny, write_replay
 
 from eureka_kit.cli import main
-from eureka_kit.task import list_tasks
+from eureka_kit.tasks.registry import list_tasks
 
 ROOT = Path(__file__).resolve().parent.parent
 

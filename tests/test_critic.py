@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from eureka_kit import critic
-from eureka_kit.critic import CheckIssue, CheckReport, check_program, check_static
-from eureka_kit.extract import extract_program
-from eureka_kit.task import TaskSpec, get_task
+from eureka_kit.reward import critic
+from eureka_kit.reward.critic import CheckIssue, CheckReport, check_program, check_static
+from eureka_kit.reward.extract import extract_program
+from eureka_kit.tasks.registry import get_task
+from eureka_kit.tasks.spec import TaskSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES_DIR = Path(__file__).parent / "cases" / "responses"

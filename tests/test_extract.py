@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from eureka_kit.extract import Extraction, extract_program
+from eureka_kit.reward.extract import Extraction, extract_program
 
 CASES_DIR = Path(__file__).parent / "cases" / "responses"
 HEADER_PREFIX = "<!-- expect: "

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from tiny_runs import run_tiny, tiny_config, write_replay
 
-from eureka_kit.candidate import CandidateRecord
 from eureka_kit.config import RunConfig
 from eureka_kit.llm import make_client
 from eureka_kit.loop import Loop, RunResult, start_run
-from eureka_kit.progress import Progress
-from eureka_kit.ranking import Ranking, save_ranking
-from eureka_kit.store import RunStore, read_json
+from eureka_kit.preferences.ranking import Ranking, save_ranking
+from eureka_kit.run.progress import Progress
+from eureka_kit.run.records import CandidateRecord
+from eureka_kit.run.store import RunStore, read_json
 
 FAST = """Reward speed.
 
@@ -111,8 +111,8 @@ def test_human_comments_reach_the_next_prompt(run: RunResult) -> None:
 def test_human_ranker_falls_back_to_fitness_after_timeout(tmp_path: Path, run: RunResult) -> None:
     import shutil
 
-    from eureka_kit.preferences import make_ranker, rank_generation
-    from eureka_kit.ranking import load_items
+    from eureka_kit.preferences.ranking import load_items
+    from eureka_kit.preferences.steer import make_ranker, rank_generation
 
     copy = tmp_path / "run"
     shutil.copytree(run.run_dir, copy)

@@ -11,9 +11,10 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from eureka_kit.prompts import TEMPLATES, render, signature, state_table
-from eureka_kit.reflection import render_reflection
-from eureka_kit.task import TaskSpec, list_tasks
+from eureka_kit.feedback.reflection import render_reflection
+from eureka_kit.prompting import TEMPLATES, render, signature, state_table
+from eureka_kit.tasks.registry import list_tasks
+from eureka_kit.tasks.spec import TaskSpec
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 TASKS = list_tasks()

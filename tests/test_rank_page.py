@@ -22,8 +22,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from eureka_kit.candidate import CandidateRecord
-from eureka_kit.rank_server import (
+from eureka_kit.preferences.ranking import Ranking, RankItem, load_items, ranking_path, save_ranking
+from eureka_kit.preferences.video import record_video
+from eureka_kit.run.records import CandidateRecord
+from eureka_kit.run.store import atomic_write_json
+from eureka_kit.tasks.registry import get_task
+from eureka_kit.web.rank_server import (
     HEADLESS_CHROMIUM,
     HEADLESS_CHROMIUM_ARGS,
     MAX_BODY_BYTES,
@@ -31,11 +35,7 @@ from eureka_kit.rank_server import (
     RankServer,
     serve_dashboard,
 )
-from eureka_kit.ranking import Ranking, RankItem, load_items, ranking_path, save_ranking
-from eureka_kit.report import write_report
-from eureka_kit.store import atomic_write_json
-from eureka_kit.task import get_task
-from eureka_kit.video import record_video
+from eureka_kit.web.report import write_report
 
 CHROMIUM = HEADLESS_CHROMIUM
 CHROMIUM_ARGS = list(HEADLESS_CHROMIUM_ARGS)

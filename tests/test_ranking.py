@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from eureka_kit.candidate import CandidateRecord
-from eureka_kit.ranking import (
+from eureka_kit.preferences.ranking import (
     MAX_COMMENT_BYTES,
     FitnessRanker,
     Ranker,
@@ -24,7 +23,8 @@ from eureka_kit.ranking import (
     ranking_path,
     save_ranking,
 )
-from eureka_kit.store import atomic_write_json
+from eureka_kit.run.records import CandidateRecord
+from eureka_kit.run.store import atomic_write_json
 
 
 def _items(*fitness: float | None) -> list[RankItem]:
@@ -161,7 +161,7 @@ def test_preference_vars_for_the_prompt() -> None:
     assert v["ranker"] == "person" and v["generation"] == 1 and v["comment"] == "ok"
     assert v["best"] == {"name": "cand_01", "source": "# program 1\n", "comment": ""}
     assert v["worst"]["comment"] == "falls" and v["worst"]["source"] == "# program 2\n"
-    from eureka_kit.prompts import render
+    from eureka_kit.prompting import render
 
     text = render("preference_feedback", **{k: v[k] for k in ("ranker", "generation", "best", "worst", "comment")})
     assert "# program 1" in text and "falls" in text

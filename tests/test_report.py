@@ -7,10 +7,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from eureka_kit.candidate import CandidateRecord
-from eureka_kit.ranking import Ranking, save_ranking
-from eureka_kit.report import fitness_svg, line_chart_svg, load_run, write_report
-from eureka_kit.store import atomic_write_json
+from eureka_kit.preferences.ranking import Ranking, save_ranking
+from eureka_kit.run.records import CandidateRecord
+from eureka_kit.run.store import atomic_write_json
+from eureka_kit.web.report import fitness_svg, line_chart_svg, load_run, write_report
 
 BEST_SOURCE = (
     "import torch\n\ndef compute_reward(x_velocity, action):\n    return x_velocity, {'forward': x_velocity}\n"

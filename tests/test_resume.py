@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 
 from eureka_kit.loop import resume_run
-from eureka_kit.progress import Progress
-from eureka_kit.store import read_jsonl
+from eureka_kit.run.progress import Progress
+from eureka_kit.run.store import read_jsonl
 
 REPLAY = Path(__file__).parent / "data" / "halfcheetah_loop.jsonl"
 

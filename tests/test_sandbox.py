@@ -21,9 +21,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from eureka_kit import isolation, sandbox
-from eureka_kit.isolation import IsolationUnavailable, seccomp_program, verify_isolation
-from eureka_kit.sandbox import (
+from eureka_kit.sandbox import isolation
+from eureka_kit.sandbox import runner as sandbox
+from eureka_kit.sandbox.isolation import IsolationUnavailable, seccomp_program, verify_isolation
+from eureka_kit.sandbox.runner import (
     BASIC_MODE_WARNING,
     EXIT_OUT_OF_MEMORY,
     TOKEN_VAR,
@@ -505,7 +506,7 @@ def test_process_cap_stops_a_fork_bomb(tmp_path: Path) -> None:
 
 _PARENT = """
 import sys, pathlib
-from eureka_kit.sandbox import Limits, run_child
+from eureka_kit.sandbox.runner import Limits, run_child
 cand = pathlib.Path(sys.argv[1])
 (cand / "child.py").write_text(sys.argv[3])
 out = run_child([sys.executable, "-I", str(cand / "child.py")], cand, Limits(wall_s=60.0, address_space_mb=None),
@@ -582,7 +583,7 @@ def test_seccomp_refuses_programs_processes_sockets_and_signals(tmp_path: Path, 
     code = """
     import os, signal, socket, subprocess, threading, sys
     sys.path.insert(0, os.environ["PYTHONPATH"])
-    from eureka_kit.isolation import lock_down
+    from eureka_kit.sandbox.isolation import lock_down
     assert lock_down("require")
     def attempt(what, f):
         try:

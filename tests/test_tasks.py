@@ -20,8 +20,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from eureka_kit.state import STATE_KEY, make_env, stack_states
-from eureka_kit.task import BatchedState, TaskSpec, UnknownTaskError, get_task, list_tasks
+from eureka_kit.tasks.registry import UnknownTaskError, get_task, list_tasks
+from eureka_kit.tasks.spec import BatchedState, TaskSpec
+from eureka_kit.tasks.state_capture import STATE_KEY, make_env, stack_states
 
 N_ENVS = 3
 N_STEPS = 40

@@ -13,18 +13,18 @@ import numpy as np
 import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from eureka_kit.policy import ConfigError, resolve_config
-from eureka_kit.reward_wrapper import (
+from eureka_kit.sandbox.runner import Limits
+from eureka_kit.tasks.registry import get_task
+from eureka_kit.tasks.state_capture import make_env
+from eureka_kit.training.policy import ConfigError, resolve_config
+from eureka_kit.training.reward_wrapper import (
     EPISODE_KEY,
     EurekaRewardWrapper,
     ProgramReward,
     RewardProgramError,
     make_reward,
 )
-from eureka_kit.sandbox import Limits
-from eureka_kit.state import make_env
-from eureka_kit.task import get_task
-from eureka_kit.trainer import (
+from eureka_kit.training.runner import (
     MAX_SAMPLES,
     StatsFormatError,
     TrainJob,

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from eureka_kit.sandbox import Limits
-from eureka_kit.score_child import ScoresFormatError, read_scores, score_trajectories
-from eureka_kit.task import get_task
-from eureka_kit.trajectory import Trajectory, collect_trajectory, from_states
-from eureka_kit.trajectory_check import TrajectoryCheck, TrajectoryStore, check_trajectories
+from eureka_kit.feedback.card_check import TrajectoryCheck, TrajectoryStore, check_trajectories
+from eureka_kit.feedback.score_child import ScoresFormatError, read_scores, score_trajectories
+from eureka_kit.feedback.trajectory import Trajectory, collect_trajectory, from_states
+from eureka_kit.sandbox.runner import Limits
+from eureka_kit.tasks.registry import get_task
 
 CHEETAH = get_task("HalfCheetah-Run-v1")
 MOUNTAIN_CAR = get_task("MountainCar-Flag-v1")

@@ -10,8 +10,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from eureka_kit.task import get_task
-from eureka_kit.video import GL_BACKENDS, VideoResult, ensure_gl_backend, record_video
+from eureka_kit.preferences.video import GL_BACKENDS, VideoResult, ensure_gl_backend, record_video
+from eureka_kit.tasks.registry import get_task
 
 
 def _boxes(data: bytes) -> list[bytes]:
@@ -102,7 +102,7 @@ def test_policy_errors_propagate_and_leave_no_file(tmp_path: Path) -> None:
 
 def test_render_error_is_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = get_task("MountainCar-Flag-v1")
-    import eureka_kit.video as video
+    import eureka_kit.preferences.video as video
 
     def bad_draw(env: object, width: int, height: int) -> np.ndarray:
         return np.zeros((4,), dtype=np.uint8)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from eureka_kit.config import RunConfig
 from eureka_kit.loop import RunResult, start_run
-from eureka_kit.progress import Progress
+from eureka_kit.run.progress import Progress
 
 TINY: dict[str, object] = {
     "task": "HalfCheetah-Run-v1",

@@ -26,12 +26,12 @@ from string import Template
 
 import psutil
 
-from eureka_kit.checker import check_sandboxed
-from eureka_kit.evaluator import evaluate_policy
-from eureka_kit.isolation import UID_RANGE, package_root
-from eureka_kit.sandbox import TOKEN_VAR, Limits
-from eureka_kit.task import get_task
-from eureka_kit.trainer import TrainJob, train_candidate
+from eureka_kit.evaluation.evaluator import evaluate_policy
+from eureka_kit.reward.check_runner import check_sandboxed
+from eureka_kit.sandbox.isolation import UID_RANGE, package_root
+from eureka_kit.sandbox.runner import TOKEN_VAR, Limits
+from eureka_kit.tasks.registry import get_task
+from eureka_kit.training.runner import TrainJob, train_candidate
 
 from .programs import Program
 
@@ -245,7 +245,7 @@ def run_control(program: Program, canaries: Canaries, listener: Listener) -> tup
     env = {**os.environ, ENV_KEY: canaries.env_secret, "PYTHONPATH": str(package_root())}
     env.pop("EUREKA_SECCOMP", None)
     # an intermediate shell (its environment block holds the key) stays the program's parent
-    argv = ["sh", "-c", '"$@"; true', "sh", sys.executable, "-P", "-m", "eureka_kit.check_child"]
+    argv = ["sh", "-c", '"$@"; true', "sh", sys.executable, "-P", "-m", "eureka_kit.reward.check_child"]
     argv += [program.task, "reward.py", "out.json"]
     try:
         r = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=60)

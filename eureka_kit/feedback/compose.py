@@ -1,0 +1,106 @@
+"""Feedback on one trained candidate: reward reflection plus the trajectory analyzer's critique.
+
+Called by the loop after the trusted evaluation. The rollouts saved by the
+evaluator become :class:`~eureka_kit.feedback.trajectory.Trajectory` records; the
+reward program scores them in a sandboxed child (its numbers are untrusted
+and only used as feedback text); :func:`eureka_kit.feedback.analyzer.analyze` turns
+everything into findings, rendered as a short critique. ``feedback.md`` holds
+the reflection and the critique; ``analysis.json`` the typed findings.
+
+Also builds CARD's trajectory store from earlier generations' rollouts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from eureka_kit.evaluation.evaluator import Evaluation, load_rollouts
+from eureka_kit.feedback.analyzer import analyze, llm_summary, render_critique
+from eureka_kit.feedback.card_check import TrajectoryStore
+from eureka_kit.feedback.reflection import render_reflection
+from eureka_kit.feedback.score_child import score_trajectories
+from eureka_kit.feedback.trajectory import Trajectory, from_rollout
+from eureka_kit.llm import LLMClient, LLMError
+from eureka_kit.run.records import CandidateRecord
+from eureka_kit.run.store import atomic_write_json
+from eureka_kit.tasks.spec import TaskSpec
+
+log = logging.getLogger(__name__)
+
+ROLLOUTS_FILE = "rollouts.npz"
+
+
+def candidate_trajectories(spec: TaskSpec, cand: Path, evaluation: Evaluation) -> list[Trajectory]:
+    """The evaluation episodes of a candidate as trajectories (empty when no rollouts were saved)."""
+    path = cand / ROLLOUTS_FILE
+    if not path.exists():
+        return []
+    rollouts = load_rollouts(path)
+    return [from_rollout(spec, r, e.fitness) for r, e in zip(rollouts, evaluation.episodes, strict=False)]
+
+
+def candidate_feedback(
+    spec: TaskSpec,
+    cand: Path,
+    source: str,
+    evaluation: Evaluation,
+    series: Mapping[str, Sequence[float]],
+    *,
+    steps: int,
+    analyzer: bool = True,
+    client: LLMClient | None = None,
+    request_id: str = "",
+) -> str:
+    """Reflection (+ critique when ``analyzer``) for one evaluated candidate; writes ``analysis.json``.
+
+    With ``client`` (the ``--llm-analyzer`` option) the LLM also writes a
+    failure summary from the findings; a failed call falls back to the
+    rendered critique alone.
+    """
+    lengths = [e.length for e in evaluation.episodes]
+    text = render_reflection(
+        spec,
+        series,
+        steps=steps,
+        fitness=evaluation.fitness,
+        fitness_std=evaluation.fitness_std,
+        episodes=len(evaluation.episodes),
+        episode_length=sum(lengths) / len(lengths) if lengths else None,
+    )
+    if not analyzer:
+        return text
+    trajectories = candidate_trajectories(spec, cand, evaluation)
+    if not trajectories:
+        return text
+    scores = score_trajectories(spec, source, trajectories, cand / "scoring")
+    analysis = analyze(spec, trajectories, scores, series=series)
+    atomic_write_json(cand / "analysis.json", analysis.to_json())
+    critique = render_critique(analysis)
+    if client is not None:
+        try:
+            critique += "\n\nDiagnosis:\n" + llm_summary(client, analysis, spec, request_id=request_id)
+        except LLMError as e:
+            log.warning("LLM analyzer failed, using the rendered critique only: %s", e)
+    return text.rstrip() + "\n\n" + critique
+
+
+def trajectory_store(spec: TaskSpec, run_root: Path, records: Iterable[CandidateRecord]) -> TrajectoryStore:
+    """CARD's store: evaluation trajectories of the given (earlier) candidates, labelled by fitness."""
+    from eureka_kit.run.store import read_json
+
+    store = TrajectoryStore(spec)
+    for r in records:
+        if r.status != "ok":
+            continue
+        cand = run_root / r.name
+        eval_path = cand / "eval.json"
+        if not eval_path.exists():
+            continue
+        evaluation = Evaluation.from_json(read_json(eval_path))
+        try:
+            store.add(r.name, candidate_trajectories(spec, cand, evaluation))
+        except (OSError, ValueError) as e:  # a damaged rollout file only loses its trajectories
+            log.warning("skipping trajectories of %s: %s", r.name, e)
+    return store

@@ -1,0 +1,1 @@
+"""Preferences (ICPL): policy videos, rankers (a person on the ranking page, synthetic) and ranking files."""

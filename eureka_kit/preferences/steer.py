@@ -1,0 +1,97 @@
+"""Preferences in the loop (ICPL): videos of each generation's policies, a ranker, and the ranking record.
+
+After a generation's evaluation the loop calls :func:`record_videos` (one mp4
+per successful candidate, trusted policy, fixed seed) and, when a ranker is
+configured, :func:`rank_generation`, which stores ``gen_XXX/ranking.json``.
+The next prompt then carries the best and the worst programs with the
+comments (:func:`preference_messages`), not fitness values.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from eureka_kit.evaluation.evaluator import load_actor
+from eureka_kit.preferences.ranking import (
+    VIDEO_FILE,
+    Ranker,
+    Ranking,
+    SyntheticRanker,
+    load_items,
+    load_ranking,
+    preference_vars,
+    save_ranking,
+)
+from eureka_kit.preferences.video import RenderError, VideoResult, record_video
+from eureka_kit.prompting import render
+from eureka_kit.run.records import CandidateRecord
+from eureka_kit.tasks.spec import TaskSpec
+
+log = logging.getLogger(__name__)
+
+RankerKind = Literal["none", "human", "synthetic"]
+VIDEO_SEED = 123
+VIDEO_STEPS = 200
+
+
+def make_ranker(
+    kind: RankerKind,
+    run_dir: Path,
+    *,
+    rank_timeout_s: float | None = None,
+    beta: float | None = None,
+    mistake_rate: float = 0.0,
+    seed: int = 0,
+    announce: Callable[[str], None] = print,
+) -> Ranker | None:
+    """The ranker of a run: ``none`` (fitness-driven, Eureka), ``human`` (local page) or ``synthetic``."""
+    if kind == "none":
+        return None
+    if kind == "synthetic":
+        return SyntheticRanker(beta=beta, mistake_rate=mistake_rate, seed=seed)
+    from eureka_kit.web.rank_server import HumanRanker
+
+    return HumanRanker(run_dir, timeout_s=rank_timeout_s, announce=announce)
+
+
+def record_videos(spec: TaskSpec, run_dir: Path, records: Sequence[CandidateRecord]) -> list[VideoResult]:
+    """An mp4 of each successful candidate's policy (skips existing videos, e.g. after resume)."""
+    results = []
+    for r in records:
+        cand = run_dir / r.name
+        out = cand / VIDEO_FILE
+        if r.status != "ok" or out.exists():
+            continue
+        try:
+            act = load_actor(spec, cand)
+            result = record_video(spec, act, out, seed=VIDEO_SEED, max_steps=VIDEO_STEPS)
+        except (RenderError, ValueError, OSError) as e:
+            log.warning("no video for %s: %s", r.name, e)
+            continue
+        if result.status != "ok":
+            log.warning("no video for %s: %s", r.name, result.message)
+        results.append(result)
+    return results
+
+
+def rank_generation(ranker: Ranker, run_dir: Path, generation: int) -> Ranking | None:
+    """Rank the generation's successful candidates (or load the stored ranking on resume)."""
+    existing = load_ranking(run_dir, generation)
+    if existing is not None:
+        return existing
+    items = load_items(run_dir, generation)
+    if len(items) < 2:
+        log.info("generation %d has %d successful candidate(s): nothing to rank", generation, len(items))
+        return None
+    ranking = ranker.rank(generation, items)
+    save_ranking(run_dir, ranking)
+    return ranking
+
+
+def preference_prompt(run_dir: Path, ranking: Ranking) -> str:
+    """The user message that carries the ranking: best and worst programs, labelled, with comments."""
+    items = load_items(run_dir, ranking.generation)
+    return render("preference_feedback", **preference_vars(ranking, items))

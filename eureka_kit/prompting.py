@@ -1,0 +1,81 @@
+"""Prompt rendering: jinja2 templates in ``prompts/`` with ``StrictUndefined``.
+
+The state-variable documentation and the reward signature shown to the LLM
+are generated from the task spec (:func:`state_table`, :func:`signature`), so
+prompt and code cannot drift. A missing template variable is an error, never
+an empty string.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from eureka_kit.tasks.spec import TaskSpec
+
+TEMPLATES = (
+    "system",
+    "initial",
+    "reflection",
+    "reward_reflection",
+    "execution_error",
+    "critic_repair",
+    "preference_feedback",
+    "failures",
+    "critique",
+    "analyzer_summary",
+)
+
+
+def prompts_dir() -> Path:
+    """The templates: ``$EUREKA_KIT_PROMPTS`` or the shipped ``prompts/`` (package ``eureka_kit.templates``)."""
+    override = os.environ.get("EUREKA_KIT_PROMPTS")
+    if override:
+        return Path(override)
+    import eureka_kit.templates
+
+    return Path(eureka_kit.templates.__file__).resolve().parent
+
+
+@lru_cache(maxsize=4)
+def _environment(folder: str) -> jinja2.Environment:
+    if not Path(folder, "system.j2").is_file():
+        raise FileNotFoundError(f"prompt templates not found in {folder} (set EUREKA_KIT_PROMPTS to their folder)")
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(name: str, **context: Any) -> str:
+    """Render ``prompts/<name>.j2``; a variable the template uses but ``context`` lacks raises."""
+    if name not in TEMPLATES:
+        raise ValueError(f"unknown prompt template {name!r}; templates: {', '.join(TEMPLATES)}")
+    return _environment(str(prompts_dir())).get_template(f"{name}.j2").render(**context).strip() + "\n"
+
+
+def signature(spec: TaskSpec) -> str:
+    """The ``compute_reward`` signature with every state variable of the task."""
+    args = ", ".join(f"{v.name}: torch.Tensor" for v in spec.state)
+    return f"def compute_reward({args}) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:"
+
+
+def state_table(spec: TaskSpec) -> str:
+    """Markdown list documenting each state variable: name, batched shape, unit, meaning."""
+    return "\n".join(f"- `{v.name}` {v.batched_shape} [{v.unit}]: {v.doc}" for v in spec.state)
+
+
+def system_prompt(spec: TaskSpec) -> str:
+    return render("system", task=spec, signature=signature(spec))
+
+
+def initial_prompt(spec: TaskSpec) -> str:
+    return render("initial", task=spec, state_table=state_table(spec))

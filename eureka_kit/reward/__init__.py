@@ -1,0 +1,1 @@
+"""Reward programs: the program contract (`program`), extraction from LLM answers (`extract`), the critic."""

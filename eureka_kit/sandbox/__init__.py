@@ -1,0 +1,1 @@
+"""The process boundary for untrusted reward code: limits, child runner, bubblewrap and seccomp isolation."""

@@ -1,0 +1,100 @@
+"""The task registry and task packs.
+
+Tasks are registered once, Gymnasium-style, and looked up by id; an unknown id
+lists the valid ones. Task *packs* are Python modules whose import registers
+tasks: the shipped pack is :mod:`eureka_kit.envs`; other distributions add
+theirs through the ``eureka_kit.tasks`` entry-point group (Gymnasium's plugin
+convention)::
+
+    # pyproject.toml of a task pack
+    [project.entry-points."eureka_kit.tasks"]
+    my_robots = "my_robots.eureka_tasks"
+
+Packs load lazily on the first lookup, in the parent and in every sandboxed
+child alike (the children look tasks up by id), so a pack's tasks are
+available everywhere the shipped ones are.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import sys
+from importlib.metadata import entry_points
+
+from eureka_kit.tasks.spec import TaskSpec
+
+ENTRY_POINT_GROUP = "eureka_kit.tasks"
+BUILTIN_PACK = "eureka_kit.envs"
+
+
+class UnknownTaskError(KeyError):
+    """Raised by :func:`get_task` for an id that is not registered."""
+
+    def __init__(self, task_id: str, valid: list[str]) -> None:
+        close = difflib.get_close_matches(task_id, valid, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        msg = f"Unknown task {task_id!r}.{hint} Valid tasks: {', '.join(valid) or '(none registered)'}"
+        super().__init__(msg)
+        self.task_id = task_id
+        self.valid = valid
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+_REGISTRY: dict[str, TaskSpec] = {}
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    """Add a task to the registry; registering the same id twice is an error."""
+    if spec.id in _REGISTRY and _REGISTRY[spec.id] is not spec:
+        raise ValueError(f"task {spec.id!r} is already registered")
+    _REGISTRY[spec.id] = spec
+    return spec
+
+
+_loaded_packs: dict[str, str] = {}
+"""Pack name -> module, of the packs imported so far."""
+
+
+def load_packs() -> dict[str, str]:
+    """Import the shipped pack and every pack of the ``eureka_kit.tasks`` entry-point group (once each).
+
+    A pack that fails to import is reported on stderr and skipped: one broken
+    third-party pack must not hide the other tasks.
+    """
+    packs = {"builtin": BUILTIN_PACK}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        packs.setdefault(ep.name, ep.value)
+    for name, module in packs.items():
+        if name in _loaded_packs:
+            continue
+        try:
+            importlib.import_module(module)
+        except Exception as e:  # a third-party pack's bug; the shipped pack must import
+            if module == BUILTIN_PACK:
+                raise
+            print(f"eureka-kit: task pack {name!r} ({module}) failed to import: {e}", file=sys.stderr)
+            continue
+        _loaded_packs[name] = module
+    return dict(_loaded_packs)
+
+
+def _load_builtin() -> None:
+    load_packs()
+
+
+def list_tasks() -> list[TaskSpec]:
+    """All registered tasks, sorted by id."""
+    _load_builtin()
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def get_task(task_id: str) -> TaskSpec:
+    """Look up a task by id; raises :class:`UnknownTaskError` listing the valid ids."""
+    _load_builtin()
+    try:
+        return _REGISTRY[task_id]
+    except KeyError:
+        raise UnknownTaskError(task_id, sorted(_REGISTRY)) from None

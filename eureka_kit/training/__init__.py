@@ -1,0 +1,1 @@
+"""Training a candidate: the job contract, the sandboxed runner, training backends and algorithms."""

@@ -1,0 +1,1 @@
+"""Local web pages: the ranking page and dashboard server, and the self-contained report."""
