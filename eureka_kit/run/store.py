@@ -18,46 +18,22 @@ candidate, which ``resume`` never redoes.
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from eureka_kit.files import StoreError, atomic_write_bytes, atomic_write_json, atomic_write_text
 
-class StoreError(OSError):
-    """A run file could not be written; the message says which and why (e.g. disk full)."""
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically; the old content survives any failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if e.errno == errno.ENOSPC:
-            raise StoreError(
-                e.errno, f"disk full while writing {path}; free some space and resume the run (nothing was lost)"
-            ) from e
-        raise StoreError(e.errno, f"could not write {path}: {e.strerror}") from e
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
+__all__ = [
+    "RunStore",
+    "StoreError",
+    "append_jsonl",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "read_json",
+    "read_jsonl",
+]
 
 
 def read_json(path: Path) -> Any:
