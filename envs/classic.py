@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from eureka_kit.tasks.registry import register
-from eureka_kit.tasks.spec import Fitness, State, StateVar, TaskSpec, TrainDefaults
+from eureka_kit.tasks.spec import AnalysisVars, Fitness, State, StateVar, TaskSpec, TrainDefaults
 
 _GOAL_POSITION = 0.45
 
@@ -80,5 +80,7 @@ MOUNTAIN_CAR = register(
         ),
         max_episode_steps=999,
         tags=("classic", "fast"),
+        kind="classic",
+        analysis=AnalysisVars(termination="success", extra=("position", "velocity")),
     )
 )

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from eureka_kit.tasks.registry import register
-from eureka_kit.tasks.spec import Fitness, State, StateVar, TaskSpec, TrainDefaults
+from eureka_kit.tasks.spec import LOCOMOTION_3D, LOCOMOTION_PLANAR, Fitness, State, StateVar, TaskSpec, TrainDefaults
 
 
 def _scalar(x: Any) -> np.ndarray:
@@ -162,6 +162,7 @@ HALF_CHEETAH = register(
         ),
         max_episode_steps=1000,
         tags=("mujoco", "locomotion"),
+        analysis=LOCOMOTION_PLANAR,
     )
 )
 
@@ -241,6 +242,7 @@ ANT = register(
         ),
         max_episode_steps=1000,
         tags=("mujoco", "locomotion", "3d", "terminates"),
+        analysis=LOCOMOTION_3D,
     )
 )
 
@@ -319,6 +321,7 @@ HOPPER = register(
         ),
         max_episode_steps=1000,
         tags=("mujoco", "locomotion", "planar", "terminates"),
+        analysis=LOCOMOTION_PLANAR,
     )
 )
 
@@ -393,6 +396,7 @@ WALKER = register(
         ),
         max_episode_steps=1000,
         tags=("mujoco", "locomotion", "planar", "terminates"),
+        analysis=LOCOMOTION_PLANAR,
     )
 )
 
@@ -492,5 +496,6 @@ HUMANOID = register(
         ),
         max_episode_steps=1000,
         tags=("mujoco", "locomotion", "3d", "terminates", "slow"),
+        analysis=LOCOMOTION_3D,
     )
 )

@@ -22,7 +22,7 @@ import numpy as np
 from eureka_kit.envs.locomotion import ZOO_PPO_MUJOCO_DEFAULTS
 
 from eureka_kit.tasks.registry import register
-from eureka_kit.tasks.spec import Fitness, State, StateVar, TaskSpec, TrainDefaults
+from eureka_kit.tasks.spec import AnalysisVars, Fitness, State, StateVar, TaskSpec, TrainDefaults
 
 
 def _pusher_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
@@ -104,5 +104,6 @@ PUSHER = register(
         ),
         max_episode_steps=100,
         tags=("mujoco", "manipulation"),
+        analysis=AnalysisVars(distance="object_to_goal_distance", extra=("fingertip_to_object_distance",)),
     )
 )

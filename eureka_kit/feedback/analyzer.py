@@ -23,7 +23,7 @@ Findings
     termination: dying early raises the return).
 
 Which state variables mean what (forward velocity, height, ...) is declared
-per task in :data:`ANALYSIS_VARS`; tasks not listed get a guess from their
+per task in :attr:`TaskSpec.analysis`; tasks not listed get a guess from their
 variable names (:func:`analysis_vars`). Every threshold is a module constant.
 """
 
@@ -42,7 +42,7 @@ import numpy as np
 from eureka_kit.feedback.score_child import ProgramScores, TrajectoryScores
 from eureka_kit.feedback.trajectory import MAX_STEPS_PER_TRAJECTORY, Trajectory
 from eureka_kit.prompting import render
-from eureka_kit.tasks.spec import TaskSpec
+from eureka_kit.tasks.spec import AnalysisVars, TaskSpec
 
 Severity = Literal["critical", "warning", "info"]
 
@@ -110,64 +110,10 @@ MAX_MESSAGE_CHARS = 500
 # ----- per-task variables ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AnalysisVars:
-    """Which state variables of a task mean what, for the analyzer (all optional).
-
-    ``forward_velocity``: signed progress speed (stands still / moves
-    backwards below ``still_speed`` in its unit); ``height``, ``pitch`` (rad;
-    ``|pitch| > pi/2`` is upside down), ``upright`` (cosine: < 0 upside down),
-    ``spin_rate`` (scalar or vector angular velocity); ``distance`` to the
-    goal (lower is better); ``termination``: what the env's termination
-    means (``failure``: fell; ``success``: reached the goal); ``extra``: more
-    variables to summarize; ``action_bound``: the action limit (default: the
-    env's action space).
-    """
-
-    forward_velocity: str | None = None
-    still_speed: float = 0.1
-    height: str | None = None
-    pitch: str | None = None
-    upright: str | None = None
-    spin_rate: str | None = None
-    distance: str | None = None
-    termination: Literal["failure", "success"] = "failure"
-    extra: tuple[str, ...] = ()
-    action_bound: float | None = None
-
-    def relevant(self) -> tuple[str, ...]:
-        """The variables summarized in ``state`` and ``episode_end``, in this order, without repeats."""
-        names = [self.forward_velocity, self.height, self.pitch, self.upright, self.spin_rate, self.distance]
-        out: list[str] = []
-        for n in [*names, *self.extra]:
-            if n is not None and n not in out:
-                out.append(n)
-        return tuple(out)
-
-
-_LOCOMOTION_PLANAR = AnalysisVars(
-    forward_velocity="x_velocity", height="torso_height", pitch="torso_angle", spin_rate="torso_angular_velocity"
-)
-_LOCOMOTION_3D = AnalysisVars(
-    forward_velocity="x_velocity", height="torso_height", upright="upright", spin_rate="torso_angular_velocity"
-)
-
-ANALYSIS_VARS: dict[str, AnalysisVars] = {
-    "HalfCheetah-Run-v1": _LOCOMOTION_PLANAR,
-    "Hopper-Hop-v1": _LOCOMOTION_PLANAR,
-    "Walker2d-Walk-v1": _LOCOMOTION_PLANAR,
-    "Ant-Run-v1": _LOCOMOTION_3D,
-    "Humanoid-Run-v1": _LOCOMOTION_3D,
-    "Pusher-Push-v1": AnalysisVars(distance="object_to_goal_distance", extra=("fingertip_to_object_distance",)),
-    "MountainCar-Flag-v1": AnalysisVars(termination="success", extra=("position", "velocity")),
-}
-"""Per-task roles of state variables; a task id missing here gets :func:`analysis_vars`' guess."""
-
-
 def analysis_vars(spec: TaskSpec) -> AnalysisVars:
-    """The task's entry of :data:`ANALYSIS_VARS`, or a guess from its state variable names."""
-    if spec.id in ANALYSIS_VARS:
-        return ANALYSIS_VARS[spec.id]
+    """The task's own :attr:`TaskSpec.analysis`, or a guess from its state variable names."""
+    if spec.analysis is not None:
+        return spec.analysis
     names = set(spec.state_names)
     scalar = {v.name for v in spec.state if v.shape == ()}
 

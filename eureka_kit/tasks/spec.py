@@ -124,6 +124,52 @@ class TrainDefaults:
 
 
 @dataclass(frozen=True)
+class AnalysisVars:
+    """Which state variables of a task mean what, for the analyzer (all optional).
+
+    ``forward_velocity``: signed progress speed (stands still / moves
+    backwards below ``still_speed`` in its unit); ``height``, ``pitch`` (rad;
+    ``|pitch| > pi/2`` is upside down), ``upright`` (cosine: < 0 upside down),
+    ``spin_rate`` (scalar or vector angular velocity); ``distance`` to the
+    goal (lower is better); ``termination``: what the env's termination
+    means (``failure``: fell; ``success``: reached the goal); ``extra``: more
+    variables to summarize; ``action_bound``: the action limit (default: the
+    env's action space).
+    """
+
+    forward_velocity: str | None = None
+    still_speed: float = 0.1
+    height: str | None = None
+    pitch: str | None = None
+    upright: str | None = None
+    spin_rate: str | None = None
+    distance: str | None = None
+    termination: Literal["failure", "success"] = "failure"
+    extra: tuple[str, ...] = ()
+    action_bound: float | None = None
+
+    def relevant(self) -> tuple[str, ...]:
+        """The variables summarized in ``state`` and ``episode_end``, in this order, without repeats."""
+        names = [self.forward_velocity, self.height, self.pitch, self.upright, self.spin_rate, self.distance]
+        out: list[str] = []
+        for n in [*names, *self.extra]:
+            if n is not None and n not in out:
+                out.append(n)
+        return tuple(out)
+
+
+LOCOMOTION_PLANAR = AnalysisVars(
+    forward_velocity="x_velocity", height="torso_height", pitch="torso_angle", spin_rate="torso_angular_velocity"
+)
+"""Analysis roles of a planar walker's usual state variables (HalfCheetah, Hopper, Walker2d)."""
+
+LOCOMOTION_3D = AnalysisVars(
+    forward_velocity="x_velocity", height="torso_height", upright="upright", spin_rate="torso_angular_velocity"
+)
+"""Analysis roles of a 3-D walker's usual state variables (Ant, Humanoid)."""
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """Everything eureka-kit knows about one task. See the module docstring."""
 
@@ -141,6 +187,10 @@ class TaskSpec:
     env_kwargs: Mapping[str, Any] = field(default_factory=lambda: _freeze({}))
     max_episode_steps: int = 1000
     tags: tuple[str, ...] = ()
+    kind: str = "mujoco"
+    """The environment kind (:mod:`eureka_kit.tasks.kinds`): how to build, render and train on this task's env."""
+    analysis: AnalysisVars | None = None
+    """Roles of state variables for the trajectory analyzer; ``None``: guessed from the variable names."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env_kwargs", _freeze(self.env_kwargs))
