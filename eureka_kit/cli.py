@@ -20,6 +20,10 @@ def examples_dir() -> Path:
 
 
 DEMO_REPLAY = examples_dir() / "responses" / "halfcheetah_demo.jsonl"
+DEMO_REPLAY_NOTE = (
+    "demo: no OPENAI_API_KEY or --base-url set, so no model is called: the LLM's answers are HAND-WRITTEN EXAMPLE "
+    "answers in a model's style (not recorded from a model), replayed from {file}; training and evaluation are real."
+)
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
@@ -50,18 +54,30 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+MAX_PROGRAM_BYTES = 1_000_000
+
+
+def read_program(path: Path) -> str:
+    """The source of a reward program file; :class:`UntrustedFileError` naming the file when it is not one."""
+    from eureka_kit.files import UntrustedFileError, read_bounded_text
+
+    if not path.exists():
+        raise UntrustedFileError(f"no such file: {path}")
+    if path.is_dir():
+        raise UntrustedFileError(f"{path} is a directory; give the path of a Python file defining compute_reward")
+    return read_bounded_text(path, MAX_PROGRAM_BYTES)
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from eureka_kit.loop import prepare_sandbox
     from eureka_kit.reward.check_runner import check_sandboxed
     from eureka_kit.tasks.registry import get_task
 
     spec = get_task(args.task)
-    prepare_sandbox(args.sandbox, _stderr)
     path = Path(args.program)
-    if not path.is_file():
-        print(f"error: no such file: {path}", file=sys.stderr)
-        return 2
-    report = check_sandboxed(spec, path.read_text())
+    source = read_program(path)  # before the sandbox check: a wrong path is the user's first thing to fix
+    prepare_sandbox(args.sandbox, _stderr)
+    report = check_sandboxed(spec, source)
     if args.json:
         print(report.to_json())
     else:
@@ -137,7 +153,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     if config.llm == "replay":
-        print(f"LLM: replaying recorded responses from {config.replay_path} (no model is called)")
+        print(f"LLM: replaying the answers in {config.replay_path} (no model is called)")
     result = start_run(config, Path(args.runs_dir))
     _print_result(result)
     return 0
@@ -164,10 +180,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if use_model:
         print(f"demo: using model {config.model} at {config.base_url or 'OpenAI'}")
     else:
-        print(
-            "demo: no OPENAI_API_KEY or --base-url set, so the LLM's answers are RECORDED example responses "
-            f"replayed from {DEMO_REPLAY.name} (no model is called; training and evaluation are real)."
-        )
+        print(DEMO_REPLAY_NOTE.format(file=DEMO_REPLAY.name))
     result = start_run(config, Path(args.runs_dir))
     _print_result(result)
     return 0
@@ -185,7 +198,7 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     from eureka_kit.preferences.ranking import load_items, load_ranking, save_ranking
     from eureka_kit.web.rank_server import HumanRanker
 
-    run = Path(args.run)
+    run = require_run(Path(args.run))
     gens = sorted(int(p.name[4:]) for p in run.glob("gen_[0-9][0-9][0-9]") if p.is_dir())
     if not gens:
         print(f"error: {run} has no generations to rank", file=sys.stderr)
@@ -208,15 +221,26 @@ def _cmd_rank(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from eureka_kit.web.report import write_report
 
-    path = write_report(Path(args.run))
+    path = write_report(require_run(Path(args.run)))
     print(f"report written to {path}")
     return 0
+
+
+def require_run(run: Path) -> Path:
+    """``run`` when it is a run folder (holds ``config.json``); else a ``FileNotFoundError`` naming it."""
+    if not run.is_dir():
+        raise FileNotFoundError(f"{run} is not a folder; give a run folder such as runs/<run-id>")
+    if not (run / "config.json").is_file():
+        raise FileNotFoundError(
+            f"{run} is not a eureka-kit run (no config.json); give a run folder such as runs/<run-id>"
+        )
+    return run
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from eureka_kit.web.rank_server import serve_dashboard
 
-    serve_dashboard(Path(args.run), port=args.port, open_browser=args.open, block=True)
+    serve_dashboard(require_run(Path(args.run)), port=args.port, open_browser=args.open, block=True)
     return 0
 
 
@@ -241,7 +265,8 @@ def _add_sandbox_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
-    from eureka_kit.sandbox.runner import configure_sandbox, sandbox_mode, verify_isolation
+    from eureka_kit.sandbox.mode import configure_sandbox, sandbox_mode
+    from eureka_kit.sandbox.verify import verify_isolation
 
     configure_sandbox(args.sandbox)
     report = verify_isolation()

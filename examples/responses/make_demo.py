@@ -1,8 +1,11 @@
-"""Writes halfcheetah_demo.jsonl: recorded example LLM responses for the offline demo.
+"""Writes halfcheetah_demo.jsonl: the LLM answers of the offline demo.
 
-These are canned answers in the style of a real model's (prose + one code block),
-replayed by the `replay` backend so the demo runs with no network. Regenerate with
-`python examples/responses/make_demo.py`.
+These answers are hand-written examples in a model's style (prose + one code block),
+not responses recorded from a model. The `replay` backend plays them back so the demo
+runs with no model and no network; training and evaluation of the programs are real.
+The third initial answer uses a state variable the task does not have (`forward_speed`),
+so the critic rejects it and the repair answer fixes it.
+Regenerate with `python examples/responses/make_demo.py`.
 """
 
 import json
@@ -113,11 +116,17 @@ def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor):
 ''',
 ]
 
-lines = (
-    [{"key": "initial", "text": t} for t in INITIAL]
-    + [{"key": "repair", "text": t} for t in REPAIR]
-    + [{"key": "reflection", "text": t} for t in REFLECTION]
-)
-out = Path(__file__).with_name("halfcheetah_demo.jsonl")
-out.write_text("".join(json.dumps(x) + "\n" for x in lines))
-print(f"wrote {out} ({len(lines)} responses)")
+
+def main() -> None:
+    lines = (
+        [{"key": "initial", "text": t} for t in INITIAL]
+        + [{"key": "repair", "text": t} for t in REPAIR]
+        + [{"key": "reflection", "text": t} for t in REFLECTION]
+    )
+    out = Path(__file__).with_name("halfcheetah_demo.jsonl")
+    out.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    print(f"wrote {out} ({len(lines)} responses)")
+
+
+if __name__ == "__main__":
+    main()
