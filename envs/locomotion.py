@@ -1,10 +1,12 @@
 """MuJoCo locomotion tasks (gymnasium v5 envs).
 
-Every task reads its state from the simulator (``env.data``/``env.model`` of
-the unwrapped env) and from the step ``info`` where the env computes a value
-itself (``x_velocity``), so that ``baseline_reward`` recomputes the env's own
-reward exactly from the batched state (the weights are gymnasium v5's
-defaults, see ``gymnasium/envs/mujoco/*_v5.py``).
+Every task's physics side (state variables, observation, env reward,
+termination, reset noise) is defined once, batched, in
+:mod:`eureka_kit.sim.locomotion`, with gymnasium v5's semantics: the specs
+here take their state extraction (the same functions at N=1 on the gymnasium
+env's ``data``, velocities from the step ``info``) and their
+``baseline_reward`` (the env's own reward, recomputed exactly from the batched
+state) from there, so the gymnasium path and the batched engines agree.
 
 Fitness. HalfCheetah never terminates, so its mean forward velocity is a fair
 score. Hopper, Walker2d, Ant and Humanoid end the episode when they fall; a
@@ -21,38 +23,10 @@ zoo has tuned values, else its ``mujoco-defaults`` (SB3's PPO defaults with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-import numpy as np
-
+from eureka_kit.sim import locomotion as phys
+from eureka_kit.sim.physics import gym_extractor
 from eureka_kit.tasks.registry import register
-from eureka_kit.tasks.spec import LOCOMOTION_3D, LOCOMOTION_PLANAR, Fitness, State, StateVar, TaskSpec, TrainDefaults
-
-
-def _scalar(x: Any) -> np.ndarray:
-    """A 0-d float64 array (a per-env scalar state variable)."""
-    return np.asarray(x, dtype=np.float64)
-
-
-def _vec(x: Any) -> np.ndarray:
-    """A float64 copy (never a view into the simulator's buffers, which the next step overwrites)."""
-    return np.array(x, dtype=np.float64)
-
-
-def _upright(env: Any, body: str = "torso") -> np.ndarray:
-    """z component of the body's up axis in the world frame: 1 upright, 0 on its side, -1 upside down."""
-    return _scalar(env.data.body(body).xmat[8])
-
-
-def _force_norm(env: Any, body: str) -> np.ndarray:
-    """Magnitude of the external (contact) force on a body; ``cfrc_ext`` rows are [torque xyz, force xyz]."""
-    return _scalar(np.linalg.norm(env.data.body(body).cfrc_ext[3:6]))
-
-
-def _sum_sq(a: np.ndarray) -> np.ndarray:
-    """Sum of squares over every non-batch axis: (N, ...) -> (N,)."""
-    return np.square(a).reshape(a.shape[0], -1).sum(axis=1)
+from eureka_kit.tasks.spec import LOCOMOTION_3D, LOCOMOTION_PLANAR, Fitness, StateVar, TaskSpec, TrainDefaults
 
 
 def _forward_distance(dt: float) -> Fitness:
@@ -109,20 +83,6 @@ _ZOO_PPO_HALFCHEETAH = {
 }
 
 
-def _half_cheetah_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
-    qpos = env.data.qpos
-    qvel = env.data.qvel
-    return {
-        "x_position": _scalar(info["x_position"]),
-        "x_velocity": _scalar(info["x_velocity"]),
-        "torso_height": _scalar(qpos[1]),
-        "torso_angle": _scalar(qpos[2]),
-        "torso_angular_velocity": _scalar(qvel[2]),
-        "joint_pos": _vec(qpos[3:9]),
-        "joint_vel": _vec(qvel[3:9]),
-    }
-
-
 HALF_CHEETAH = register(
     TaskSpec(
         id="HalfCheetah-Run-v1",
@@ -142,7 +102,7 @@ HALF_CHEETAH = register(
             StateVar("joint_vel", (6,), "rad/s", "joint angular velocities, same order as joint_pos"),
             StateVar("action", (6,), "torque", "joint torques applied this step, each in [-1, 1]"),
         ),
-        extract=_half_cheetah_state,
+        extract=gym_extractor(phys.HALF_CHEETAH),
         fitness=Fitness(
             name="forward_velocity",
             description="mean forward velocity of the torso over the episode",
@@ -150,8 +110,7 @@ HALF_CHEETAH = register(
             step=lambda s: s["x_velocity"],
             aggregate="mean",
         ),
-        # gymnasium HalfCheetah-v5: forward_reward_weight=1.0, ctrl_cost_weight=0.1
-        baseline_reward=lambda s: s["x_velocity"] - 0.1 * np.square(s["action"]).sum(axis=-1),
+        baseline_reward=phys.HALF_CHEETAH.reward,
         train=TrainDefaults(
             algo="PPO",
             total_steps=200_000,
@@ -169,30 +128,6 @@ HALF_CHEETAH = register(
 # ---------------------------------------------------------------------------------------------- Ant
 
 _ANT_DT = 0.05  # frame_skip 5 x timestep 0.01
-
-
-def _ant_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
-    qpos = env.data.qpos
-    qvel = env.data.qvel
-    return {
-        "x_velocity": _scalar(info["x_velocity"]),
-        "y_velocity": _scalar(info["y_velocity"]),
-        "torso_height": _scalar(qpos[2]),
-        "upright": _upright(env),
-        "torso_angular_velocity": _vec(qvel[3:6]),
-        "joint_pos": _vec(qpos[7:15]),
-        "joint_vel": _vec(qvel[6:14]),
-        "contact_forces": _vec(env.data.cfrc_ext[1:]),
-        "is_healthy": _scalar(env.is_healthy),
-    }
-
-
-def _ant_baseline(s: Mapping[str, np.ndarray]) -> np.ndarray:
-    # gymnasium Ant-v5: forward_reward_weight=1, healthy_reward=1, ctrl_cost_weight=0.5,
-    # contact_cost_weight=5e-4 on contact forces clipped to contact_force_range=(-1, 1).
-    contact_cost = 5e-4 * _sum_sq(np.clip(s["contact_forces"], -1.0, 1.0))
-    ctrl_cost = 0.5 * _sum_sq(s["action"])
-    return s["x_velocity"] + 1.0 * s["is_healthy"] - ctrl_cost - contact_cost
 
 
 ANT = register(
@@ -229,9 +164,9 @@ ANT = register(
             StateVar("is_healthy", (), "bool as 0/1", "1.0 while torso_height is in [0.2, 1.0], else 0.0 (ends it)"),
             StateVar("action", (8,), "torque", "joint torques applied this step, each in [-1, 1], joint_pos order"),
         ),
-        extract=_ant_state,
+        extract=gym_extractor(phys.ANT),
         fitness=_forward_distance(_ANT_DT),
-        baseline_reward=_ant_baseline,
+        baseline_reward=phys.ANT.reward,
         # rl-baselines3-zoo, ppo.yml, Ant-v4: `mujoco-defaults` (its tuned Ant entry is commented out).
         train=TrainDefaults(
             algo="PPO",
@@ -249,27 +184,6 @@ ANT = register(
 # ---------------------------------------------------------------------------------------------- Hopper
 
 _HOPPER_DT = 0.008  # frame_skip 4 x timestep 0.002
-
-
-def _hopper_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
-    qpos = env.data.qpos
-    qvel = env.data.qvel
-    return {
-        "x_velocity": _scalar(info["x_velocity"]),
-        "z_velocity": _scalar(qvel[1]),
-        "torso_height": _scalar(qpos[1]),
-        "torso_angle": _scalar(qpos[2]),
-        "torso_angular_velocity": _scalar(qvel[2]),
-        "joint_pos": _vec(qpos[3:6]),
-        "joint_vel": _vec(qvel[3:6]),
-        "foot_contact_force": _force_norm(env, "foot"),
-        "is_healthy": _scalar(env.is_healthy),
-    }
-
-
-def _hopper_walker_baseline(s: Mapping[str, np.ndarray]) -> np.ndarray:
-    # gymnasium Hopper-v5 and Walker2d-v5: forward_reward_weight=1, healthy_reward=1, ctrl_cost_weight=1e-3.
-    return s["x_velocity"] + 1.0 * s["is_healthy"] - 1e-3 * _sum_sq(s["action"])
 
 
 # rl-baselines3-zoo's tuned PPO for Hopper (ppo.yml, Hopper-v4).
@@ -308,9 +222,9 @@ HOPPER = register(
             StateVar("is_healthy", (), "bool as 0/1", "1.0 while the hopper has not fallen, 0.0 on the step it falls"),
             StateVar("action", (3,), "torque", "joint torques applied this step, each in [-1, 1], joint_pos order"),
         ),
-        extract=_hopper_state,
+        extract=gym_extractor(phys.HOPPER),
         fitness=_forward_distance(_HOPPER_DT),
-        baseline_reward=_hopper_walker_baseline,
+        baseline_reward=phys.HOPPER.reward,
         train=TrainDefaults(
             algo="PPO",
             total_steps=300_000,
@@ -328,21 +242,6 @@ HOPPER = register(
 # ---------------------------------------------------------------------------------------------- Walker2d
 
 _WALKER_DT = 0.008  # frame_skip 4 x timestep 0.002
-
-
-def _walker_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
-    qpos = env.data.qpos
-    qvel = env.data.qvel
-    return {
-        "x_velocity": _scalar(info["x_velocity"]),
-        "torso_height": _scalar(qpos[1]),
-        "torso_angle": _scalar(qpos[2]),
-        "torso_angular_velocity": _scalar(qvel[2]),
-        "joint_pos": _vec(qpos[3:9]),
-        "joint_vel": _vec(qvel[3:9]),
-        "feet_contact_force": np.array([_force_norm(env, "foot"), _force_norm(env, "foot_left")]),
-        "is_healthy": _scalar(env.is_healthy),
-    }
 
 
 # rl-baselines3-zoo's tuned PPO for Walker2d (ppo.yml, Walker2d-v4; no policy_kwargs there: SB3's default net).
@@ -384,9 +283,9 @@ WALKER = register(
             StateVar("is_healthy", (), "bool as 0/1", "1.0 while the walker has not fallen, 0.0 on the step it falls"),
             StateVar("action", (6,), "torque", "joint torques applied this step, each in [-1, 1], joint_pos order"),
         ),
-        extract=_walker_state,
+        extract=gym_extractor(phys.WALKER),
         fitness=_forward_distance(_WALKER_DT),
-        baseline_reward=_hopper_walker_baseline,
+        baseline_reward=phys.WALKER.reward,
         train=TrainDefaults(
             algo="PPO",
             total_steps=300_000,
@@ -403,30 +302,6 @@ WALKER = register(
 # ---------------------------------------------------------------------------------------------- Humanoid
 
 _HUMANOID_DT = 0.015  # frame_skip 5 x timestep 0.003
-
-
-def _humanoid_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
-    qpos = env.data.qpos
-    qvel = env.data.qvel
-    return {
-        "x_velocity": _scalar(info["x_velocity"]),
-        "y_velocity": _scalar(info["y_velocity"]),
-        "torso_height": _scalar(qpos[2]),
-        "upright": _upright(env),
-        "torso_angular_velocity": _vec(qvel[3:6]),
-        "joint_pos": _vec(qpos[7:24]),
-        "joint_vel": _vec(qvel[6:23]),
-        "contact_forces": _vec(env.data.cfrc_ext[1:]),
-        "is_healthy": _scalar(env.is_healthy),
-    }
-
-
-def _humanoid_baseline(s: Mapping[str, np.ndarray]) -> np.ndarray:
-    # gymnasium Humanoid-v5: forward_reward_weight=1.25, healthy_reward=5, ctrl_cost_weight=0.1,
-    # contact_cost_weight=5e-7 with the contact cost clipped to contact_cost_range=(-inf, 10).
-    contact_cost = np.minimum(5e-7 * _sum_sq(s["contact_forces"]), 10.0)
-    ctrl_cost = 0.1 * _sum_sq(s["action"])
-    return 1.25 * s["x_velocity"] + 5.0 * s["is_healthy"] - ctrl_cost - contact_cost
 
 
 # rl-baselines3-zoo's tuned PPO for Humanoid (ppo.yml, Humanoid-v4).
@@ -483,9 +358,9 @@ HUMANOID = register(
             StateVar("is_healthy", (), "bool as 0/1", "1.0 while torso_height is in (1.0, 2.0), else 0.0 (ends it)"),
             StateVar("action", (17,), "torque", f"joint torques, each in [-0.4, 0.4], order: {_HUMANOID_ACTUATORS}"),
         ),
-        extract=_humanoid_state,
+        extract=gym_extractor(phys.HUMANOID),
         fitness=_forward_distance(_HUMANOID_DT),
-        baseline_reward=_humanoid_baseline,
+        baseline_reward=phys.HUMANOID.reward,
         train=TrainDefaults(
             algo="PPO",
             total_steps=500_000,

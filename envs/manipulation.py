@@ -11,41 +11,23 @@ Fitness: minus the final planar object-goal distance (``aggregate="last"``,
 Pusher episodes always run their 100 steps). A continuous score rather than a
 success rate, so that candidates that all miss the goal are still ranked by
 how close they got.
+
+The physics side (state, observation, env reward, reset noise) is defined
+once, batched, in :mod:`eureka_kit.sim.manipulation`; the spec takes its state
+extraction and baseline reward from there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 from eureka_kit.envs.locomotion import ZOO_PPO_MUJOCO_DEFAULTS
 
+from eureka_kit.sim.manipulation import PUSHER as PUSHER_PHYSICS
+from eureka_kit.sim.physics import gym_extractor
 from eureka_kit.tasks.registry import register
-from eureka_kit.tasks.spec import AnalysisVars, Fitness, State, StateVar, TaskSpec, TrainDefaults
-
-
-def _pusher_state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
-    qpos = env.data.qpos
-    qvel = env.data.qvel
-    tip = np.array(env.data.body("tips_arm").xpos, dtype=np.float64)
-    obj = np.array(env.data.body("object").xpos, dtype=np.float64)
-    goal = np.array(env.data.body("goal").xpos, dtype=np.float64)
-    return {
-        "joint_pos": np.array(qpos[:7], dtype=np.float64),
-        "joint_vel": np.array(qvel[:7], dtype=np.float64),
-        "fingertip_pos": tip,
-        "object_pos": obj,
-        "goal_pos": goal,
-        "fingertip_to_object_distance": np.asarray(np.linalg.norm(obj - tip), dtype=np.float64),
-        "object_to_goal_distance": np.asarray(np.linalg.norm(obj - goal), dtype=np.float64),
-    }
-
-
-def _pusher_baseline(s: Mapping[str, np.ndarray]) -> np.ndarray:
-    # gymnasium Pusher-v5: reward_near_weight=0.5, reward_dist_weight=1, reward_control_weight=0.1.
-    ctrl = np.square(s["action"]).sum(axis=-1)
-    return -0.5 * s["fingertip_to_object_distance"] - 1.0 * s["object_to_goal_distance"] - 0.1 * ctrl
+from eureka_kit.tasks.spec import AnalysisVars, Fitness, StateVar, TaskSpec, TrainDefaults
 
 
 def _planar_object_goal_distance(s: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -82,7 +64,7 @@ PUSHER = register(
             ),
             StateVar("action", (7,), "torque", "joint torques applied this step, each in [-2, 2], joint_pos order"),
         ),
-        extract=_pusher_state,
+        extract=gym_extractor(PUSHER_PHYSICS),
         fitness=Fitness(
             name="final_object_goal_distance",
             description=(
@@ -93,7 +75,7 @@ PUSHER = register(
             step=_planar_object_goal_distance,
             aggregate="last",
         ),
-        baseline_reward=_pusher_baseline,
+        baseline_reward=PUSHER_PHYSICS.reward,
         # rl-baselines3-zoo, ppo.yml has no Pusher entry: its `mujoco-defaults` (SB3's PPO defaults + normalize).
         train=TrainDefaults(
             algo="PPO",
