@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 
 from eureka_kit.sandbox.runner import Limits
-from eureka_kit.training.runner import TrainJob, train_candidate
+from eureka_kit.training.job import TrainJob
+from eureka_kit.training.runner import train_candidate
 
 PROGRAM = Path(__file__).resolve().parent.parent / "examples" / "halfcheetah_reward.py"
 

@@ -36,17 +36,19 @@ from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, m
 from eureka_kit.preferences.ranking import Ranker, load_ranking
 from eureka_kit.preferences.steer import make_ranker, preference_prompt, rank_generation, record_videos
 from eureka_kit.prompting import initial_prompt, render, signature, system_prompt
+from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.check_runner import check_sandboxed
-from eureka_kit.reward.critic import CheckReport, check_static
 from eureka_kit.reward.extract import extract_program
+from eureka_kit.reward.static_checks import check_static
 from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import CandidateRecord, CandidateStatus, short
 from eureka_kit.run.store import RunStore, atomic_write_json, atomic_write_text, read_json, read_jsonl
-from eureka_kit.sandbox.isolation import BASIC_MODE_WARNING
 from eureka_kit.sandbox.runner import Limits, configure_sandbox, default_mode, ensure_isolation, sandbox_mode
+from eureka_kit.sandbox.verify import BASIC_MODE_WARNING
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.spec import TaskSpec, with_goal
-from eureka_kit.training.runner import TrainJob, train_candidate
+from eureka_kit.training.job import TrainJob
+from eureka_kit.training.runner import default_timeout_s, train_candidate
 
 PROMPT_FAILURE_CHARS = 400
 EVAL_SEED = 1_000_000
@@ -114,11 +116,6 @@ def _package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[pkg] = "not installed"
     return out
-
-
-def default_timeout_s(steps: int) -> float:
-    """Wall-clock limit of one candidate's training: generous for a busy 2-core machine."""
-    return 120.0 + steps / 100.0
 
 
 def new_run_id(config: RunConfig) -> str:

@@ -14,13 +14,15 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from eureka_kit.evaluation.evaluator import Evaluation, evaluate_policy, load_actor, load_rollouts, load_tensors
+from eureka_kit.evaluation.evaluator import Evaluation, evaluate_policy, load_actor, load_rollouts
 from eureka_kit.sandbox.runner import Limits
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.spec import TrainDefaults
 from eureka_kit.tasks.state_capture import make_env
-from eureka_kit.training.policy import build_policy, plain_state_dict, resolve_config
-from eureka_kit.training.runner import TrainJob, train_candidate
+from eureka_kit.training.backends.sb3_config import build_policy, resolve_config
+from eureka_kit.training.job import TrainJob
+from eureka_kit.training.runner import train_candidate
+from eureka_kit.training.weights import load_tensors, plain_state_dict
 
 MC = get_task("MountainCar-Flag-v1")
 HC = get_task("HalfCheetah-Run-v1")

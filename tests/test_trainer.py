@@ -16,23 +16,11 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from eureka_kit.sandbox.runner import Limits
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.state_capture import make_env
-from eureka_kit.training.policy import ConfigError, resolve_config
-from eureka_kit.training.reward_wrapper import (
-    EPISODE_KEY,
-    EurekaRewardWrapper,
-    ProgramReward,
-    RewardProgramError,
-    make_reward,
-)
-from eureka_kit.training.runner import (
-    MAX_SAMPLES,
-    StatsFormatError,
-    TrainJob,
-    TrainResult,
-    TrainStats,
-    read_stats,
-    train_candidate,
-)
+from eureka_kit.training.backends.sb3 import EPISODE_KEY, EurekaRewardWrapper
+from eureka_kit.training.backends.sb3_config import ConfigError, resolve_config
+from eureka_kit.training.job import MAX_SAMPLES, StatsFormatError, TrainJob, TrainStats, read_stats
+from eureka_kit.training.reward_sources import ProgramReward, RewardProgramError, make_reward
+from eureka_kit.training.runner import TrainResult, train_candidate
 
 MC = "MountainCar-Flag-v1"
 HC = "HalfCheetah-Run-v1"
@@ -234,12 +222,12 @@ def test_wrapper_replaces_reward_once_per_step_and_reports_episode_sums() -> Non
         totals += r
         episodes += [info[EPISODE_KEY] for info in infos if EPISODE_KEY in info]
     assert calls == [2] * spec.max_episode_steps  # batched: one call per vector step, N=2
-    assert len(episodes) == 2 and all(e["length"] == spec.max_episode_steps for e in episodes)
+    assert len(episodes) == 2 and all(e.length == spec.max_episode_steps for e in episodes)
     ep = episodes[0]
-    assert set(ep["components"]) == {"height", "speed", "goal", "ctrl"}
-    assert ep["total"] == pytest.approx(sum(ep["components"].values()), rel=1e-4, abs=1e-3)
-    assert ep["total"] == pytest.approx(totals[0], rel=1e-3, abs=1e-2)
-    assert ep["fitness"] == 0.0  # doing nothing never reaches the flag
+    assert set(ep.components) == {"height", "speed", "goal", "ctrl"}
+    assert ep.total == pytest.approx(sum(ep.components.values()), rel=1e-4, abs=1e-3)
+    assert ep.total == pytest.approx(totals[0], rel=1e-3, abs=1e-2)
+    assert ep.fitness == 0.0  # doing nothing never reaches the flag
 
 
 def test_sparse_and_baseline_sources() -> None:

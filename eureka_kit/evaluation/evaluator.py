@@ -1,8 +1,8 @@
 """Trusted evaluation: fitness computed here, from policy weights only.
 
-The training child is never trusted. :func:`evaluate_policy` builds the policy
-network itself (from the task's training defaults and the job's overrides,
-see :func:`eureka_kit.training.policy.build_policy`), loads *only tensors* from
+The training child is never trusted. :func:`evaluate_policy` has the job's
+training backend build the policy network itself (from the task's training
+defaults and the job's overrides, never from what the child wrote), loads *only tensors* from
 ``policy.safetensors`` (never a pickle or an SB3 zip), refuses a file that is
 not a plain safetensors file or whose keys / shapes / dtypes do not match the
 network, applies the stored observation normalization, and runs E
@@ -28,23 +28,19 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
-import torch
 
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.tasks.state_capture import STATE_KEY, make_env, stack_states
-from eureka_kit.training.runner import OBS_NORM_FILE, POLICY_FILE
+from eureka_kit.training.backends import Actor, get_backend
+from eureka_kit.training.job import TrainJob
+from eureka_kit.training.weights import WeightsError
 
 EvalStatus = Literal["ok", "eval_error"]
 
-MAX_WEIGHTS_BYTES = 512 * 1024 * 1024
 MAX_ROLLOUT_STEPS = 50_000
 """At most this many steps (all episodes together) are saved as rollouts."""
 
 ROLLOUTS_FILE = "rollouts.npz"
-
-
-class WeightsError(ValueError):
-    """Weights or normalization files are unusable; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -133,144 +129,24 @@ class Evaluation:
         )
 
 
-# ----- weights ----------------------------------------------------------------------------------------
+def load_batch_actor(spec: TaskSpec, weights_dir: Path, job: TrainJob | None = None) -> Actor:
+    """The trusted deterministic policy of ``weights_dir`` as ``act(observations (N, ...)) -> actions (N, ...)``.
 
-
-def _read_safetensors_bytes(path: Path) -> bytes:
-    """The file's bytes, after refusing (with a clear reason) anything but a plain safetensors file."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_WEIGHTS_BYTES:
-            raise WeightsError(f"{path.name} is {size} bytes; more than the {MAX_WEIGHTS_BYTES} allowed")
-        with open(path, "rb") as f:
-            raw = f.read(MAX_WEIGHTS_BYTES + 1)
-    except OSError as e:
-        raise WeightsError(f"{path.name} cannot be read: {e}") from None
-    if raw[:1] == b"\x80" or raw[:2] == b"PK":
-        raise WeightsError(
-            f"{path.name} looks like a pickle or a torch.save/zip archive, not a safetensors file; "
-            "only plain safetensors tensors are accepted"
-        )
-    if len(raw) < 10:
-        raise WeightsError(f"{path.name} is not a safetensors file (too short)")
-    n = int.from_bytes(raw[:8], "little")
-    if not 2 <= n <= len(raw) - 8 or raw[8:9] != b"{":
-        raise WeightsError(f"{path.name} is not a safetensors file (bad header)")
-    return raw
-
-
-def load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors of a plain safetensors file, read into memory (no mmap, no code executed); raises WeightsError."""
-    from safetensors.torch import load
-
-    raw = _read_safetensors_bytes(path)
-    try:
-        return load(raw)
-    except Exception as e:  # SafetensorError and friends: the file is malformed
-        raise WeightsError(f"{path.name} is not a valid safetensors file: {e}") from None
-
-
-def check_state_dict(loaded: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]) -> None:
-    """Keys, shapes and dtypes must match the network exactly, and every value must be finite."""
-    missing = sorted(set(expected) - set(loaded))
-    unexpected = sorted(set(loaded) - set(expected))
-    if missing or unexpected:
-        raise WeightsError(
-            f"the weights do not match the policy network: missing {missing[:8]}, unexpected {unexpected[:8]}"
-        )
-    for k, want in expected.items():
-        got = loaded[k]
-        if tuple(got.shape) != tuple(want.shape) or got.dtype != want.dtype:
-            raise WeightsError(
-                f"weight {k!r} has shape {tuple(got.shape)} {got.dtype}; the network needs {tuple(want.shape)} "
-                f"{want.dtype}"
-            )
-        if got.is_floating_point() and not torch.isfinite(got).all():
-            raise WeightsError(f"weight {k!r} contains non-finite values")
-
-
-@dataclass(frozen=True)
-class ObsNorm:
-    """Observation normalization of VecNormalize: ``clip((obs - mean) / sqrt(var + epsilon), ±clip_obs)``."""
-
-    mean: np.ndarray
-    var: np.ndarray
-    clip_obs: float
-    epsilon: float
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        out = np.clip((obs - self.mean) / np.sqrt(self.var + self.epsilon), -self.clip_obs, self.clip_obs)
-        return out.astype(np.float32)
-
-
-def load_obs_norm(path: Path, obs_shape: tuple[int, ...]) -> ObsNorm:
-    """Read and validate ``obs_norm.safetensors`` for observations of ``obs_shape``."""
-    t = load_tensors(path)
-    need = {"mean", "var", "clip_obs", "epsilon"}
-    if not need <= set(t):
-        raise WeightsError(f"{path.name} lacks {sorted(need - set(t))}")
-    mean = t["mean"].to(torch.float64).numpy()
-    var = t["var"].to(torch.float64).numpy()
-    if mean.shape != obs_shape or var.shape != obs_shape:
-        raise WeightsError(f"{path.name}: mean/var have shapes {mean.shape}/{var.shape}; observations are {obs_shape}")
-    if not (np.isfinite(mean).all() and np.isfinite(var).all() and (var >= 0).all()):
-        raise WeightsError(f"{path.name}: mean/var must be finite and var >= 0")
-    if t["clip_obs"].numel() != 1 or t["epsilon"].numel() != 1:
-        raise WeightsError(f"{path.name}: clip_obs and epsilon must be single numbers")
-    clip, eps = float(t["clip_obs"].reshape(-1)[0]), float(t["epsilon"].reshape(-1)[0])
-    if not (0 < clip <= 1e6 and 0 < eps <= 1.0):
-        raise WeightsError(f"{path.name}: clip_obs {clip} or epsilon {eps} out of range")
-    return ObsNorm(mean=mean, var=var, clip_obs=clip, epsilon=eps)
-
-
-def load_policy(
-    spec: TaskSpec, weights_dir: Path, overrides: Mapping[str, Any] | None = None
-) -> tuple[Any, ObsNorm | None, Any]:
-    """Build the task's policy network, load and check weights; returns (policy, obs_norm or None, a probe env)."""
-    from eureka_kit.training.policy import build_policy, resolve_config
-
-    config = resolve_config(spec, overrides=overrides)
-    env = make_env(spec)
-    policy = build_policy(config, env.observation_space, env.action_space)
-    path = Path(weights_dir) / POLICY_FILE
-    if not path.is_file():
-        env.close()
-        raise WeightsError(f"no {POLICY_FILE} in {weights_dir}")
-    try:
-        tensors = load_tensors(path)
-        check_state_dict(tensors, policy.state_dict())
-        policy.load_state_dict(tensors, strict=True)
-        norm = None
-        if config.normalize_obs:
-            norm_path = Path(weights_dir) / OBS_NORM_FILE
-            if not norm_path.is_file():
-                raise WeightsError(f"task {spec.id} normalizes observations but {OBS_NORM_FILE} is missing")
-            norm = load_obs_norm(norm_path, tuple(env.observation_space.shape or ()))
-    except BaseException:
-        env.close()
-        raise
-    policy.set_training_mode(False)
-    return policy, norm, env
-
-
-def load_actor(
-    spec: TaskSpec, weights_dir: Path, overrides: Mapping[str, Any] | None = None
-) -> Callable[[np.ndarray], np.ndarray]:
-    """The trusted deterministic policy as ``act(observation) -> action`` (for videos and trajectories).
-
-    Same network, weight checks and observation normalization as
-    :func:`evaluate_policy`; raises :class:`WeightsError` for unusable weights.
+    ``job`` is the training job as the parent wrote it (its backend and
+    hyperparameter overrides decide the network); ``None`` means the task's
+    defaults on the ``sb3`` backend. Raises :class:`WeightsError` (or
+    ``ConfigError``) for unusable weights.
     """
-    policy, norm, probe = load_policy(spec, weights_dir, overrides)
-    probe.close()
+    job = job if job is not None else TrainJob(task_id=spec.id, reward_kind="baseline")
+    return get_backend(job.backend).load_actor(spec, job, Path(weights_dir))
+
+
+def load_actor(spec: TaskSpec, weights_dir: Path, job: TrainJob | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """:func:`load_batch_actor` for one observation at a time: ``act(observation) -> action`` (videos, trajectories)."""
+    batch_act = load_batch_actor(spec, weights_dir, job)
 
     def act(observation: np.ndarray) -> np.ndarray:
-        x = np.asarray(observation, dtype=np.float32)[None]
-        if norm is not None:
-            x = norm(x)
-        with torch.no_grad():
-            action, _ = policy.predict(x, deterministic=True)
-        return np.asarray(action[0])
+        return np.asarray(batch_act(np.asarray(observation, dtype=np.float32)[None])[0])
 
     return act
 
@@ -351,13 +227,13 @@ def evaluate_policy(
     episodes: int = 5,
     seed: int = 0,
     *,
-    overrides: Mapping[str, Any] | None = None,
+    job: TrainJob | None = None,
     rollouts_path: Path | None = None,
 ) -> Evaluation:
     """Run ``episodes`` deterministic episodes (seeds ``seed + i``) of the policy in ``weights_dir``.
 
-    ``overrides`` must be the training job's ``hyperparams`` when it changed
-    the network (``policy_kwargs``, ``use_sde``). With ``rollouts_path``, the
+    ``job`` is the training job as the parent wrote it (backend and network
+    overrides; see :func:`load_actor`). With ``rollouts_path``, the
     per-step states are saved there (compressed npz, at most
     :data:`MAX_ROLLOUT_STEPS` steps). Never raises for a bad policy: returns
     ``status="eval_error"`` with the reason.
@@ -366,13 +242,12 @@ def evaluate_policy(
     if episodes < 1:
         raise ValueError("episodes must be >= 1")
     try:
-        policy, norm, probe = load_policy(spec, weights_dir, overrides)
-    except (WeightsError, ValueError) as e:
+        act = load_batch_actor(spec, weights_dir, job)
+    except (WeightsError, ValueError) as e:  # ConfigError is a ValueError
         return _error(spec, f"cannot load the policy: {e}", seed, start)
-    probe.close()
     envs = [make_env(spec) for _ in range(episodes)]
     try:
-        results, rollouts = _run_episodes(spec, policy, norm, envs, seed)
+        results, rollouts = _run_episodes(spec, act, envs, seed)
     except Exception as e:
         return _error(spec, f"evaluation failed: {type(e).__name__}: {e}", seed, start)
     finally:
@@ -398,9 +273,7 @@ def evaluate_policy(
     )
 
 
-def _run_episodes(
-    spec: TaskSpec, policy: Any, norm: ObsNorm | None, envs: list[Any], seed: int
-) -> tuple[list[EpisodeResult], list[Rollout]]:
+def _run_episodes(spec: TaskSpec, act: Actor, envs: list[Any], seed: int) -> tuple[list[EpisodeResult], list[Rollout]]:
     """All episodes stepped together (one batched policy call per step); each env runs one episode."""
     n = len(envs)
     obs: list[np.ndarray] = []
@@ -414,11 +287,7 @@ def _run_episodes(
         active = [i for i in range(n) if ended[i] is None]
         if not active:
             break
-        batch = np.stack([obs[i] for i in active]).astype(np.float32)
-        if norm is not None:
-            batch = norm(batch)
-        with torch.no_grad():
-            actions, _ = policy.predict(batch, deterministic=True)
+        actions = act(np.stack([obs[i] for i in active]).astype(np.float32))
         for j, i in enumerate(active):
             o, r, term, trunc, info = envs[i].step(actions[j])
             states[i].append(info[STATE_KEY])

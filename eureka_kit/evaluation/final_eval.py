@@ -20,12 +20,12 @@ from typing import Literal
 
 from eureka_kit.config import RunConfig
 from eureka_kit.evaluation.evaluator import evaluate_policy
-from eureka_kit.loop import default_timeout_s
 from eureka_kit.run.store import RunStore, atomic_write_json, read_json
 from eureka_kit.sandbox.runner import Limits
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.spec import TaskSpec
-from eureka_kit.training.runner import TrainJob, train_candidate
+from eureka_kit.training.job import TrainJob
+from eureka_kit.training.runner import default_timeout_s, train_candidate
 
 RewardKind = Literal["program", "baseline", "sparse"]
 LABELS: dict[RewardKind, str] = {"program": "eureka (best)", "baseline": "human", "sparse": "sparse"}

@@ -1,83 +1,49 @@
-"""Child entry point of sandboxed training: ``python -m eureka_kit.training.child job.json``.
+"""Child entry point of sandboxed training: ``python -P -m eureka_kit.training.child job.json``.
 
 Started by :func:`eureka_kit.training.runner.train_candidate` through
-:func:`eureka_kit.sandbox.runner.run_child`, in the candidate's folder. Reads the job,
-builds ``DummyVecEnv`` of the task's envs (with state capture), optional
-``VecNormalize`` (observations only), the reward wrapper and the SB3 learner
-from the task's defaults, trains, and writes into its working folder:
+:func:`eureka_kit.sandbox.runner.run_child`, in the candidate's folder. Reads
+the job, looks up its training backend (:mod:`eureka_kit.training.backends`)
+and lets it train; the backend calls back ``secure_reward`` once its envs
+exist, which installs the seccomp filter and only then loads the untrusted
+reward program. Writes into its working folder what the backend writes
+(``policy.safetensors``, ``obs_norm.safetensors``) and ``stats.json``.
 
-- ``policy.safetensors``: the policy's ``state_dict`` as plain tensors;
-- ``obs_norm.safetensors``: ``mean``, ``var``, ``count``, ``clip_obs``, ``epsilon`` (when observations are normalized);
-- ``stats.json``: the reward-reflection samples and throughput (:class:`eureka_kit.training.runner.TrainStats`).
-
-On failure it writes ``error.json`` (``{"kind": ..., "message": ...}``) and exits
-with :data:`eureka_kit.sandbox.runner.EXIT_REPORTED_ERROR` (or
-:data:`eureka_kit.sandbox.runner.EXIT_OUT_OF_MEMORY` for a ``MemoryError``).
+Failures follow the child protocol (:mod:`eureka_kit.sandbox.protocol`):
+``error.json`` and :data:`~eureka_kit.sandbox.protocol.EXIT_REPORTED_ERROR`,
+or :data:`~eureka_kit.sandbox.protocol.EXIT_OUT_OF_MEMORY` for a ``MemoryError``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
 import traceback
 from pathlib import Path
-from typing import Any
 
-from eureka_kit.sandbox.runner import EXIT_OUT_OF_MEMORY, EXIT_REPORTED_ERROR
-from eureka_kit.training.runner import (
-    ERROR_FILE,
-    OBS_NORM_FILE,
-    POLICY_FILE,
-    STATS_FILE,
-    ErrorKind,
-    TrainJob,
-    bounded,
-)
+from eureka_kit.files import atomic_write_bytes
+from eureka_kit.sandbox.protocol import EXIT_OUT_OF_MEMORY, EXIT_REPORTED_ERROR, EXIT_USAGE, write_error
+from eureka_kit.training.job import STATS_FILE, ConfigError, TrainJob
 
 _OOM_TEXT = ("can't allocate memory", "not enough memory", "out of memory", "std::bad_alloc")
+_TAG = "train_child"
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _write_error(kind: ErrorKind, message: str) -> None:
-    payload = json.dumps({"kind": kind, "message": bounded(message)}).encode()
-    try:
-        _atomic_write_bytes(Path(ERROR_FILE), payload)
-    except OSError:
-        pass
-    print(f"[train_child] {kind}: {bounded(message, 500)}", file=sys.stderr, flush=True)
-
-
-def _save_tensors(path: Path, tensors: dict[str, Any]) -> None:
-    from safetensors.torch import save_file
-
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp))
-    os.replace(tmp, path)
-
-
-def train(job: TrainJob) -> int:
-    """Train the job in the current folder; returns the process exit code."""
-    import numpy as np
+def train(job: TrainJob, folder: Path = Path(".")) -> int:
+    """Train the job in ``folder`` (the current one in the sandbox); returns the process exit code."""
     import torch
-    from stable_baselines3.common.logger import Logger
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    from eureka_kit.sandbox.isolation import lock_down
+    from eureka_kit.sandbox.seccomp import lock_down
     from eureka_kit.tasks.registry import get_task
-    from eureka_kit.tasks.state_capture import make_env
-    from eureka_kit.training.policy import algo_class, plain_state_dict, resolve_config, sb3_policy_kwargs
-    from eureka_kit.training.reward_wrapper import EurekaRewardWrapper, RewardStatsCallback, make_reward
+    from eureka_kit.training.backends import get_backend
+    from eureka_kit.training.episode_stats import StatsRecorder
+    from eureka_kit.training.reward_sources import RewardSource, make_reward
 
     torch.set_num_threads(1)
     spec = get_task(job.task_id)
-    config = resolve_config(spec, job.total_steps, job.n_envs, job.hyperparams)
+    backend = get_backend(job.backend)
+    reason = backend.unavailable(spec, job.device)
+    if reason is not None:
+        raise ConfigError(f"training backend {job.backend!r} cannot train {spec.id}: {reason}")
     source = None
     filename = "reward.py"
     if job.reward_kind == "program":
@@ -85,50 +51,18 @@ def train(job: TrainJob) -> int:
         path = Path(job.reward_path).resolve()
         source, filename = path.read_text(), str(path)
 
-    venv: Any = DummyVecEnv([lambda: make_env(spec) for _ in range(config.n_envs)])
-    venv.seed(job.seed)
-    # the seccomp filter, after the envs exist (making one may run a subprocess: ctypes.util.find_library)
-    # and before the untrusted program is loaded
-    lock_down()
-    reward = make_reward(job.reward_kind, spec, source, filename)
-    venv = EurekaRewardWrapper(venv, spec, reward)
-    norm: VecNormalize | None = None
-    if config.normalize_obs:
-        norm = VecNormalize(venv, norm_obs=True, norm_reward=False)
-        venv = norm
-    model = algo_class(config.algo)(
-        "MlpPolicy",
-        venv,
-        seed=job.seed,
-        device="cpu",
-        verbose=0,
-        policy_kwargs=sb3_policy_kwargs(config.policy_kwargs),
-        **dict(config.hyperparams),
-    )
-    model.set_logger(Logger(folder=None, output_formats=[]))  # no log folder, no stdout tables
-    callback = RewardStatsCallback(config.total_steps)
-    callback.beat(force=True)
-    start = time.monotonic()
-    model.learn(total_timesteps=config.total_steps, callback=callback)
-    wall = time.monotonic() - start
+    def secure_reward() -> RewardSource:
+        # the seccomp filter, after the envs exist (making one may run a subprocess: ctypes.util.find_library)
+        # and before the untrusted program is loaded
+        lock_down()
+        return make_reward(job.reward_kind, spec, source, filename)
 
-    _save_tensors(Path(POLICY_FILE), plain_state_dict(model.policy))
-    if norm is not None:
-        rms: Any = norm.obs_rms  # one RunningMeanStd (Box observations)
-        _save_tensors(
-            Path(OBS_NORM_FILE),
-            {
-                "mean": torch.as_tensor(np.asarray(rms.mean, dtype=np.float64)),
-                "var": torch.as_tensor(np.asarray(rms.var, dtype=np.float64)),
-                "count": torch.tensor([float(rms.count)], dtype=torch.float64),
-                "clip_obs": torch.tensor([float(norm.clip_obs)], dtype=torch.float64),
-                "epsilon": torch.tensor([float(norm.epsilon)], dtype=torch.float64),
-            },
-        )
-    stats = callback.stats(job.reward_kind, wall)
-    _atomic_write_bytes(Path(STATS_FILE), json.dumps(stats.to_json()).encode())
+    recorder = StatsRecorder(job.total_steps or spec.train.total_steps)
+    stats = backend.train(job, spec, folder, secure_reward, recorder)
+    atomic_write_bytes(folder / STATS_FILE, json.dumps(stats.to_json()).encode())
     print(
-        f"[train_child] trained {stats.total_steps} env-steps in {wall:.1f} s ({stats.env_steps_per_s:.0f} steps/s)",
+        f"[{_TAG}] {backend.name}: trained {stats.total_steps} env-steps in {stats.wall_s:.1f} s "
+        f"({stats.env_steps_per_s:.0f} steps/s)",
         flush=True,
     )
     return 0
@@ -137,31 +71,30 @@ def train(job: TrainJob) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m eureka_kit.training.child JOB.json", file=sys.stderr)
-        return 2
+        print("usage: python -P -m eureka_kit.training.child JOB.json", file=sys.stderr)
+        return EXIT_USAGE
     try:
         job = TrainJob.from_json(json.loads(Path(args[0]).read_text()))
     except (OSError, ValueError, KeyError, TypeError) as e:
-        _write_error("config_error", f"unreadable job file {args[0]}: {e}")
+        write_error("config_error", f"unreadable job file {args[0]}: {e}", tag=_TAG)
         return EXIT_REPORTED_ERROR
     try:
-        from eureka_kit.training.policy import ConfigError
-        from eureka_kit.training.reward_wrapper import RewardProgramError
+        from eureka_kit.training.reward_sources import RewardProgramError
 
         try:
             return train(job)
         except RewardProgramError as e:
-            _write_error("reward_error", str(e))
+            write_error("reward_error", str(e), tag=_TAG)
             return EXIT_REPORTED_ERROR
         except ConfigError as e:
-            _write_error("config_error", f"invalid training configuration: {e}")
+            write_error("config_error", f"invalid training configuration: {e}", tag=_TAG)
             return EXIT_REPORTED_ERROR
     except MemoryError as e:
-        _write_error("memory_error", f"MemoryError: {e or 'the training process exceeded its memory limit'}")
+        write_error("memory_error", f"MemoryError: {e or 'the training process exceeded its memory limit'}", tag=_TAG)
         return EXIT_OUT_OF_MEMORY
     except RuntimeError as e:
         if any(s in str(e) for s in _OOM_TEXT):  # torch's allocator failing under the address-space limit
-            _write_error("memory_error", f"the training process exceeded its memory limit: {str(e)[:300]}")
+            write_error("memory_error", f"the training process exceeded its memory limit: {str(e)[:300]}", tag=_TAG)
             return EXIT_OUT_OF_MEMORY
         return _crashed(e)
     except Exception as e:
@@ -170,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _crashed(e: BaseException) -> int:
     tb = "".join(traceback.format_exception(type(e), e, e.__traceback__, limit=-6))
-    _write_error("internal_error", f"training crashed: {type(e).__name__}: {e}\n{tb}")
+    write_error("internal_error", f"training crashed: {type(e).__name__}: {e}\n{tb}", tag=_TAG)
     return EXIT_REPORTED_ERROR
 
 

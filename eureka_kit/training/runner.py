@@ -1,4 +1,4 @@
-"""Train one candidate in a sandboxed child: the parent-side API the loop calls.
+"""Train one candidate in a sandboxed child: the parent-side API the loop (through an executor) calls.
 
 ::
 
@@ -8,308 +8,49 @@
     if result.status == "ok":
         evaluation = evaluate_policy(spec, cand, episodes=5, seed=1_000_000)   # trusted, from weights only
 
-The child (``python -m eureka_kit.training.child job.json``, run by
-:func:`eureka_kit.sandbox.runner.run_child` in ``out_dir``) writes
-``policy.safetensors``, ``obs_norm.safetensors`` (when the task normalizes
-observations), ``stats.json`` and ``train.log``; on a failure it writes
-``error.json``. Everything the child writes is untrusted: statistics are
-parsed here as bounded, type-checked JSON and used only as feedback text;
-fitness is never taken from the child.
+The child (``python -P -m eureka_kit.training.child job.json``, run by
+:func:`eureka_kit.sandbox.runner.run_child` in ``out_dir``) trains with the
+job's backend and writes ``policy.safetensors``, ``obs_norm.safetensors``
+(when the backend normalizes observations), ``stats.json`` and ``train.log``;
+on a failure it writes ``error.json`` (:mod:`eureka_kit.sandbox.protocol`).
+Everything the child writes is untrusted: statistics are parsed here as
+bounded, type-checked JSON and used only as feedback text; fitness is never
+taken from the child.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
 import shutil
-import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import Any
 
-from eureka_kit.run.records import short as bounded
+from eureka_kit.files import atomic_write_text
+from eureka_kit.sandbox.protocol import bounded, child_argv, read_error
 from eureka_kit.sandbox.runner import Limits, run_child
-
-RewardKind = Literal["program", "baseline", "sparse"]
-"""``program``: the LLM's reward.py; ``baseline``: the env's own reward; ``sparse``: the task's fitness step value."""
-
-TrainStatus = Literal["ok", "train_error", "timeout", "out_of_memory", "killed"]
-
-ErrorKind = Literal["reward_error", "memory_error", "config_error", "internal_error"]
-"""What ``error.json`` of a failed child may say."""
-
-POLICY_FILE = "policy.safetensors"
-OBS_NORM_FILE = "obs_norm.safetensors"
-STATS_FILE = "stats.json"
-ERROR_FILE = "error.json"
-JOB_FILE = "job.json"
-LOG_FILE = "train.log"
-HEARTBEAT_FILE = "heartbeat"
-REWARD_FILE = "reward.py"
-
-DEFAULT_LIMITS = Limits(wall_s=1800.0, address_space_mb=4096, heartbeat_s=300.0)
-"""Limits of one candidate's training when the caller gives none."""
-
-MAX_STATS_BYTES = 256_000
-MAX_SAMPLES = 64
-MAX_COMPONENTS = 32
-MAX_NAME_CHARS = 64
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.:/ ()\[\]+\-]{1,64}$")
-_OUTPUTS = (POLICY_FILE, OBS_NORM_FILE, STATS_FILE, ERROR_FILE)
+from eureka_kit.training.job import (
+    DEFAULT_LIMITS,
+    ERROR_FILE,
+    HEARTBEAT_FILE,
+    JOB_FILE,
+    LOG_FILE,
+    OBS_NORM_FILE,
+    OUTPUTS,
+    POLICY_FILE,
+    REWARD_FILE,
+    STATS_FILE,
+    StatsFormatError,
+    TrainJob,
+    TrainStats,
+    TrainStatus,
+    read_stats,
+)
 
 
-class StatsFormatError(ValueError):
-    """``stats.json`` written by a child does not have the expected, bounded shape."""
-
-
-@dataclass(frozen=True)
-class TrainJob:
-    """One training run of one candidate. ``None`` steps / envs mean the task's defaults.
-
-    ``hyperparams`` override the task's algorithm keywords (and may hold a
-    ``policy_kwargs`` mapping); the evaluator must be given the same overrides.
-    """
-
-    task_id: str
-    reward_kind: RewardKind = "program"
-    reward_path: Path | None = None
-    total_steps: int | None = None
-    n_envs: int | None = None
-    seed: int = 0
-    hyperparams: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    def __post_init__(self) -> None:
-        if self.reward_kind not in get_args(RewardKind):
-            raise ValueError(f"unknown reward_kind {self.reward_kind!r}; valid: {', '.join(get_args(RewardKind))}")
-        if self.reward_kind == "program" and self.reward_path is None:
-            raise ValueError("reward_kind 'program' needs reward_path")
-        if self.reward_path is not None:
-            object.__setattr__(self, "reward_path", Path(self.reward_path))
-        object.__setattr__(self, "hyperparams", MappingProxyType(dict(self.hyperparams)))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "task_id": self.task_id,
-            "reward_kind": self.reward_kind,
-            "reward_path": str(self.reward_path) if self.reward_path is not None else None,
-            "total_steps": self.total_steps,
-            "n_envs": self.n_envs,
-            "seed": self.seed,
-            "hyperparams": dict(self.hyperparams),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TrainJob:
-        path = data.get("reward_path")
-        return cls(
-            task_id=str(data["task_id"]),
-            reward_kind=data.get("reward_kind", "program"),
-            reward_path=Path(path) if path is not None else None,
-            total_steps=None if data.get("total_steps") is None else int(data["total_steps"]),
-            n_envs=None if data.get("n_envs") is None else int(data["n_envs"]),
-            seed=int(data.get("seed", 0)),
-            hyperparams=dict(data.get("hyperparams") or {}),
-        )
-
-
-# ----- training statistics (written by the child, validated by the parent) ----------------------------
-
-
-def _num(x: Any, what: str) -> float | None:
-    if x is None:
-        return None
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise StatsFormatError(f"{what} must be a number or null, got {type(x).__name__}")
-    v = float(x)
-    if not math.isfinite(v):
-        raise StatsFormatError(f"{what} must be finite, got {v}")
-    return v
-
-
-def _int(x: Any, what: str, hi: int = 10**12) -> int:
-    if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x <= hi:
-        raise StatsFormatError(f"{what} must be an integer in [0, {hi}], got {x!r}")
-    return x
-
-
-def _name(x: Any) -> str:
-    if not isinstance(x, str) or not _NAME_RE.match(x):
-        raise StatsFormatError(f"component name must match {_NAME_RE.pattern}, got {str(x)[:80]!r}")
-    return x
-
-
-def _values(x: Any, what: str) -> Mapping[str, float | None]:
-    if not isinstance(x, Mapping) or len(x) > MAX_COMPONENTS:
-        raise StatsFormatError(f"{what} must be an object of at most {MAX_COMPONENTS} numbers")
-    return MappingProxyType({_name(k): _num(v, f"{what}[{k}]") for k, v in x.items()})
-
-
-@dataclass(frozen=True)
-class StatsSample:
-    """Reward-reflection values at one point of training.
-
-    Episode values are means over the last ``window`` finished episodes (``None``
-    before the first one ends): per-episode sums of each component and of the
-    total, the task's fitness and the episode length. ``step_means`` are
-    per-step means of each component and of ``total`` since the previous
-    sample; they exist even when no episode has ended yet.
-    """
-
-    step: int
-    episodes: int
-    window: int
-    total: float | None
-    fitness: float | None
-    length: float | None
-    env_return: float | None
-    components: Mapping[str, float | None]
-    step_means: Mapping[str, float | None]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "episodes": self.episodes,
-            "window": self.window,
-            "total": self.total,
-            "fitness": self.fitness,
-            "length": self.length,
-            "env_return": self.env_return,
-            "components": dict(self.components),
-            "step_means": dict(self.step_means),
-        }
-
-    @classmethod
-    def from_json(cls, d: Any) -> StatsSample:
-        if not isinstance(d, Mapping):
-            raise StatsFormatError("each sample must be an object")
-        return cls(
-            step=_int(d.get("step"), "step"),
-            episodes=_int(d.get("episodes"), "episodes"),
-            window=_int(d.get("window"), "window"),
-            total=_num(d.get("total"), "total"),
-            fitness=_num(d.get("fitness"), "fitness"),
-            length=_num(d.get("length"), "length"),
-            env_return=_num(d.get("env_return"), "env_return"),
-            components=_values(d.get("components", {}), "components"),
-            step_means=_values(d.get("step_means", {}), "step_means"),
-        )
-
-
-@dataclass(frozen=True)
-class TrainStats:
-    """``stats.json``: reflection samples along training and throughput (untrusted; feedback only)."""
-
-    reward_kind: RewardKind
-    components: tuple[str, ...]
-    samples: tuple[StatsSample, ...]
-    total_steps: int
-    wall_s: float
-    env_steps_per_s: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "reward_kind": self.reward_kind,
-            "components": list(self.components),
-            "samples": [s.to_json() for s in self.samples],
-            "total_steps": self.total_steps,
-            "wall_s": self.wall_s,
-            "env_steps_per_s": self.env_steps_per_s,
-        }
-
-    @classmethod
-    def from_json(cls, d: Any) -> TrainStats:
-        """Parse untrusted JSON: bounded sizes, checked types, finite numbers; raises :class:`StatsFormatError`."""
-        if not isinstance(d, Mapping):
-            raise StatsFormatError("stats must be an object")
-        kind = d.get("reward_kind")
-        if kind not in get_args(RewardKind):
-            raise StatsFormatError(f"unknown reward_kind {str(kind)[:40]!r}")
-        comps = d.get("components")
-        if not isinstance(comps, list) or len(comps) > MAX_COMPONENTS:
-            raise StatsFormatError(f"components must be a list of at most {MAX_COMPONENTS} names")
-        samples = d.get("samples")
-        if not isinstance(samples, list) or len(samples) > MAX_SAMPLES:
-            raise StatsFormatError(f"samples must be a list of at most {MAX_SAMPLES} objects")
-        wall = _num(d.get("wall_s"), "wall_s")
-        rate = _num(d.get("env_steps_per_s"), "env_steps_per_s")
-        if wall is None or wall < 0 or rate is None or rate < 0:
-            raise StatsFormatError("wall_s and env_steps_per_s must be non-negative numbers")
-        return cls(
-            reward_kind=kind,  # type: ignore[arg-type]  # checked above
-            components=tuple(_name(c) for c in comps),
-            samples=tuple(StatsSample.from_json(s) for s in samples),
-            total_steps=_int(d.get("total_steps"), "total_steps"),
-            wall_s=wall,
-            env_steps_per_s=rate,
-        )
-
-    def series(self) -> dict[str, list[float]]:
-        """Named value curves for reward reflection: each component, the total, fitness and episode length.
-
-        Components and total are per-episode sums once episodes have ended;
-        before any episode ends (tiny budgets) they fall back to per-step
-        means, named ``"<name> (per-step mean)"``.
-        """
-        out: dict[str, list[float]] = {}
-        episodic = any(s.total is not None for s in self.samples)
-
-        def add(name: str, values: list[float | None]) -> None:
-            vals = [v for v in values if v is not None]
-            if vals:
-                out[name] = vals
-
-        for c in self.components:
-            if episodic:
-                add(c, [s.components.get(c) for s in self.samples])
-            else:
-                add(f"{c} (per-step mean)", [s.step_means.get(c) for s in self.samples])
-        if episodic:
-            add("total reward", [s.total for s in self.samples])
-        else:
-            add("total reward (per-step mean)", [s.step_means.get("total") for s in self.samples])
-        add("fitness", [s.fitness for s in self.samples])
-        add("episode length", [s.length for s in self.samples])
-        return out
-
-
-def read_stats(path: Path) -> TrainStats:
-    """Read and validate a child's ``stats.json`` (at most :data:`MAX_STATS_BYTES`)."""
-    with open(path, "rb") as f:
-        raw = f.read(MAX_STATS_BYTES + 1)
-    if len(raw) > MAX_STATS_BYTES:
-        raise StatsFormatError(f"{path.name} is larger than {MAX_STATS_BYTES} bytes")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError) as e:  # ValueError: bad UTF-8, bad JSON, an integer of > 4300 digits
-        raise StatsFormatError(f"{path.name} is not valid JSON: {str(e)[:200]}") from None
-    try:
-        return TrainStats.from_json(data)
-    except (TypeError, ValueError, AttributeError, RecursionError) as e:
-        if isinstance(e, StatsFormatError):
-            raise
-        raise StatsFormatError(f"{path.name} has an unexpected shape: {type(e).__name__}: {str(e)[:200]}") from None
-
-
-def read_error(path: Path) -> tuple[ErrorKind, str] | None:
-    """Read a child's ``error.json`` as (kind, bounded message); ``None`` when missing or malformed."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(64_000)
-        data = json.loads(raw.decode("utf-8", errors="replace"))
-    except (OSError, ValueError, RecursionError):  # ValueError: bad JSON, an integer of > 4300 digits
-        return None
-    if not isinstance(data, Mapping):
-        return None
-    kind, message = data.get("kind"), data.get("message")
-    if kind not in get_args(ErrorKind) or not isinstance(message, str):
-        return None
-    return kind, bounded(message)  # type: ignore[return-value]  # checked above
-
-
-# ----- the parent-side API ----------------------------------------------------------------------------
+def default_timeout_s(steps: int) -> float:
+    """Wall-clock limit of one candidate's training of ``steps`` env-steps: generous for a busy 2-core machine."""
+    return 120.0 + steps / 100.0
 
 
 @dataclass(frozen=True)
@@ -332,12 +73,6 @@ class TrainResult:
         return self.stats.series() if self.stats is not None else {}
 
 
-def _child_argv(job_file: Path) -> list[str]:
-    # -P (3.11+): do not put the (untrusted, writable) working folder on sys.path
-    safe_path = ["-P"] if sys.version_info >= (3, 11) else []
-    return [sys.executable, *safe_path, "-m", "eureka_kit.training.child", str(job_file)]
-
-
 def _tidy(out_dir: Path) -> None:
     """Remove the child's working leftovers (heartbeat, an empty tmp/) so the folder holds results only."""
     (out_dir / HEARTBEAT_FILE).unlink(missing_ok=True)
@@ -356,7 +91,7 @@ def train_candidate(job: TrainJob, out_dir: Path, limits: Limits = DEFAULT_LIMIT
     """
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in _OUTPUTS:
+    for name in OUTPUTS:
         (out_dir / name).unlink(missing_ok=True)
     child_job = job.to_json()
     if job.reward_kind == "program":
@@ -368,11 +103,11 @@ def train_candidate(job: TrainJob, out_dir: Path, limits: Limits = DEFAULT_LIMIT
         if src != dst:
             shutil.copyfile(src, dst)
         child_job["reward_path"] = REWARD_FILE
-    (out_dir / JOB_FILE).write_text(json.dumps(child_job, indent=1))
+    atomic_write_text(out_dir / JOB_FILE, json.dumps(child_job, indent=1))
 
     log_path = out_dir / LOG_FILE
     outcome = run_child(
-        _child_argv(out_dir / JOB_FILE),
+        child_argv("eureka_kit.training.child", str(out_dir / JOB_FILE)),
         out_dir,
         limits,
         log_path,
@@ -403,12 +138,12 @@ def train_candidate(job: TrainJob, out_dir: Path, limits: Limits = DEFAULT_LIMIT
             obs_norm_path=obs_norm if obs_norm.is_file() else None,
             **common,
         )
-    if outcome.status == "out_of_memory" or (error is not None and error[0] == "memory_error"):
-        msg = error[1] if error is not None else outcome.message
+    if outcome.status == "out_of_memory" or (error is not None and error.kind == "memory_error"):
+        msg = error.message if error is not None else outcome.message
         return TrainResult("out_of_memory", bounded(f"training ran out of memory: {msg}"), **common)
     if outcome.status == "error":
         if error is not None:
-            return TrainResult("train_error", error[1], **common)
+            return TrainResult("train_error", error.message, **common)
         return TrainResult("train_error", bounded(f"training failed: {outcome.message}"), **common)
     if outcome.status == "timeout":
         return TrainResult("timeout", bounded(f"training did not finish: {outcome.message}"), **common)

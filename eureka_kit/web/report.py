@@ -203,7 +203,7 @@ def load_component_series(cand_dir: Path) -> dict[str, list[float]]:
     if not path.is_file():
         return {}
     try:
-        from eureka_kit.training.runner import read_stats
+        from eureka_kit.training.job import read_stats
 
         return {k: [float(v) for v in vals] for k, vals in read_stats(path).series().items()}
     except Exception:

@@ -28,10 +28,13 @@ import psutil
 
 from eureka_kit.evaluation.evaluator import evaluate_policy
 from eureka_kit.reward.check_runner import check_sandboxed
-from eureka_kit.sandbox.isolation import UID_RANGE, package_root
-from eureka_kit.sandbox.runner import TOKEN_VAR, Limits
+from eureka_kit.sandbox.bwrap import UID_RANGE
+from eureka_kit.sandbox.runner import Limits
+from eureka_kit.sandbox.supervise import TOKEN_VAR
+from eureka_kit.sandbox.view import package_root
 from eureka_kit.tasks.registry import get_task
-from eureka_kit.training.runner import TrainJob, train_candidate
+from eureka_kit.training.job import TrainJob
+from eureka_kit.training.runner import train_candidate
 
 from .programs import Program
 

@@ -1,4 +1,4 @@
-"""Training configuration resolved from a task's defaults, and the policy network built from plain data.
+"""SB3 training configuration resolved from a task's defaults, and the SB3 policy network built from plain data.
 
 Both sides of the sandbox use this module: the training child builds the SB3
 algorithm from :func:`resolve_config`, and the trusted evaluator builds the
@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-import torch
 from torch import nn
 
 from eureka_kit.tasks.spec import TaskSpec
+from eureka_kit.training.algorithms import get_algorithm
+from eureka_kit.training.job import ConfigError
+
+__all__ = ["ConfigError", "TrainConfig", "algo_class", "build_policy", "resolve_config", "sb3_policy_kwargs"]
 
 ACTIVATIONS: Mapping[str, type[nn.Module]] = MappingProxyType(
     {
@@ -54,10 +57,6 @@ _POLICY_KWARGS = frozenset(
 )
 
 
-class ConfigError(ValueError):
-    """A job's hyperparameters or policy settings are invalid; the message names the key and the valid ones."""
-
-
 def _thaw(x: Any) -> Any:
     """Mapping proxies and tuples (frozen task data) -> plain dicts and lists, recursively."""
     if isinstance(x, Mapping):
@@ -68,13 +67,8 @@ def _thaw(x: Any) -> Any:
 
 
 def algo_class(algo: str) -> type[Any]:
-    """The SB3 algorithm class for ``"PPO"`` or ``"SAC"``."""
-    from stable_baselines3 import PPO, SAC
-
-    classes: dict[str, type[Any]] = {"PPO": PPO, "SAC": SAC}
-    if algo not in classes:
-        raise ConfigError(f"unknown algorithm {algo!r}; valid: {', '.join(classes)}")
-    return classes[algo]
+    """The SB3 algorithm class of a registered algorithm (``"PPO"``, ``"SAC"``)."""
+    return get_algorithm(algo).sb3_class()
 
 
 def _valid_hyperparams(algo: str) -> list[str]:
@@ -100,20 +94,6 @@ class TrainConfig:
     @property
     def use_sde(self) -> bool:
         return bool(self.hyperparams.get("use_sde", False))
-
-
-def _clamp(algo: str, hp: dict[str, Any], total_steps: int, n_envs: int) -> dict[str, Any]:
-    """Keep the learner sensible when ``total_steps`` is tiny (tests, smoke runs); leave normal budgets alone."""
-    if algo == "PPO":
-        n_steps = int(hp.get("n_steps", 2048))
-        n_steps = max(2, min(n_steps, total_steps // n_envs))
-        hp["n_steps"] = n_steps
-        hp["batch_size"] = max(2, min(int(hp.get("batch_size", 64)), n_steps * n_envs))
-    else:
-        hp["learning_starts"] = min(int(hp.get("learning_starts", 100)), total_steps // 2)
-        hp["buffer_size"] = max(1000, min(int(hp.get("buffer_size", 1_000_000)), total_steps))
-        hp["batch_size"] = max(2, int(hp.get("batch_size", 256)))
-    return hp
 
 
 def resolve_config(
@@ -154,7 +134,7 @@ def resolve_config(
         total_steps=steps,
         n_envs=envs,
         normalize_obs=d.normalize_obs,
-        hyperparams=_clamp(d.algo, hp, steps, envs),
+        hyperparams=get_algorithm(d.algo).clamp(hp, steps, envs),
         policy_kwargs=pk,
     )
 
@@ -180,14 +160,7 @@ def sb3_policy_kwargs(policy_kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 def build_policy(config: TrainConfig, observation_space: Any, action_space: Any) -> Any:
     """A fresh SB3 policy network, constructed exactly as the algorithm constructs it (untrained, CPU)."""
-    if config.algo == "PPO":
-        from stable_baselines3.common.policies import ActorCriticPolicy
-
-        policy_cls: type[Any] = ActorCriticPolicy
-    else:
-        from stable_baselines3.sac.policies import SACPolicy
-
-        policy_cls = SACPolicy
+    policy_cls = get_algorithm(config.algo).sb3_policy_class()
     policy = policy_cls(
         observation_space,
         action_space,
@@ -197,8 +170,3 @@ def build_policy(config: TrainConfig, observation_space: Any, action_space: Any)
     )
     policy.set_training_mode(False)
     return policy
-
-
-def plain_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
-    """A module's state dict as contiguous CPU tensors, ready for ``safetensors.torch.save_file``."""
-    return {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}

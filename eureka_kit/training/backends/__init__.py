@@ -1,0 +1,90 @@
+"""Training backends, registered by name: ``sb3`` (stable-baselines3 on gymnasium envs), and the batched engines.
+
+::
+
+    backend = get_backend("sb3")            # an unknown name lists the valid ones
+    name = resolve_backend("auto", spec, device="cpu")
+
+A backend is registered with an import path (``module:attribute``) and loaded
+on first use, so importing this package imports no simulator or RL library.
+Adding one is one class implementing :class:`~eureka_kit.training.backends.base.TrainingBackend`
+and one :func:`register_backend` call.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Literal
+
+from eureka_kit.tasks.spec import TaskSpec
+from eureka_kit.training.backends.base import Actor, SecureReward, TrainingBackend
+from eureka_kit.training.job import ConfigError
+
+__all__ = [
+    "AUTO_ORDER",
+    "Actor",
+    "SecureReward",
+    "TrainingBackend",
+    "backend_names",
+    "get_backend",
+    "register_backend",
+    "resolve_backend",
+]
+
+_PATHS: dict[str, str] = {}
+_LOADED: dict[str, TrainingBackend] = {}
+
+AUTO_ORDER: tuple[str, ...] = ("gpu", "cpu", "sb3")
+"""What ``auto`` tries, in order: the first registered backend that can train the task on the device."""
+
+BackendChoice = Literal["auto"] | str
+
+
+def register_backend(name: str, target: str) -> None:
+    """Register a backend by import path ``"package.module:attribute"`` (a class or instance; loaded lazily)."""
+    if name in _PATHS and _PATHS[name] != target:
+        raise ValueError(f"training backend {name!r} is already registered as {_PATHS[name]}")
+    _PATHS[name] = target
+
+
+def backend_names() -> list[str]:
+    return sorted(_PATHS)
+
+
+def get_backend(name: str) -> TrainingBackend:
+    """The backend registered as ``name``; :class:`ConfigError` listing the valid names otherwise."""
+    if name not in _PATHS:
+        close = difflib.get_close_matches(name, list(_PATHS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown training backend {name!r}.{hint} Valid: auto, {', '.join(backend_names())}")
+    if name not in _LOADED:
+        module, _, attr = _PATHS[name].partition(":")
+        obj = getattr(importlib.import_module(module), attr)
+        _LOADED[name] = obj() if isinstance(obj, type) else obj
+    return _LOADED[name]
+
+
+def resolve_backend(choice: BackendChoice, spec: TaskSpec, device: str = "cpu") -> str:
+    """``auto`` -> the first of :data:`AUTO_ORDER` that can train ``spec`` on ``device``; a name -> itself, checked.
+
+    Raises :class:`ConfigError` with the backend's reason when an explicitly
+    named backend cannot train the task here.
+    """
+    if choice != "auto":
+        reason = get_backend(choice).unavailable(spec, device)
+        if reason is not None:
+            raise ConfigError(f"training backend {choice!r} cannot train {spec.id}: {reason}")
+        return choice
+    reasons = []
+    for name in AUTO_ORDER:
+        if name not in _PATHS:
+            continue
+        reason = get_backend(name).unavailable(spec, device)
+        if reason is None:
+            return name
+        reasons.append(f"{name}: {reason}")
+    raise ConfigError(f"no training backend can train {spec.id} on {device}: " + "; ".join(reasons))
+
+
+register_backend("sb3", "eureka_kit.training.backends.sb3:SB3Backend")
