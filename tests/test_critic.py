@@ -6,15 +6,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import signal
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from eureka_kit.reward import critic
-from eureka_kit.reward.critic import CheckIssue, CheckReport, check_program, check_static
+from eureka_kit.reward import check_child, smoke_test
+from eureka_kit.reward.check_report import CheckIssue, CheckReport
+from eureka_kit.reward.check_runner import CHECK_DIR, check_sandboxed
+from eureka_kit.reward.critic import check_program
 from eureka_kit.reward.extract import extract_program
+from eureka_kit.reward.smoke_batches import REAL_STEPS, real_states
+from eureka_kit.reward.smoke_test import SLOW_ERROR_MS
+from eureka_kit.reward.static_checks import check_static
+from eureka_kit.sandbox.protocol import ERROR_FILE, EXIT_REPORTED_ERROR, EXIT_USAGE, read_error
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.spec import TaskSpec
 
@@ -73,7 +82,7 @@ def test_critic_table(path: Path) -> None:
     if "components" in expect:
         assert report.components == tuple(expect["components"])
     if report.ok:
-        assert report.time_per_call_ms is not None and report.time_per_call_ms < critic.SLOW_ERROR_MS
+        assert report.time_per_call_ms is not None and report.time_per_call_ms < SLOW_ERROR_MS
         assert text.startswith("The reward program passed") or text.startswith("The reward program works")
     else:
         assert text.startswith("The reward program was rejected")
@@ -146,7 +155,7 @@ def test_main_guard_is_not_checked(cheetah: TaskSpec) -> None:
 
 
 def test_hanging_program_hits_the_deadline(cheetah: TaskSpec, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(critic, "CALL_DEADLINE_S", 0.2)
+    monkeypatch.setattr(smoke_test, "CALL_DEADLINE_S", 0.2)
     source = "def compute_reward(x_velocity):\n    while True:\n        pass\n"
     start = time.perf_counter()
     report = check_program(cheetah, source)
@@ -158,7 +167,7 @@ def test_hanging_program_hits_the_deadline(cheetah: TaskSpec, monkeypatch: pytes
 def test_exception_swallowing_program_cannot_hide_the_deadline(
     cheetah: TaskSpec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(critic, "CALL_DEADLINE_S", 0.2)
+    monkeypatch.setattr(smoke_test, "CALL_DEADLINE_S", 0.2)
     source = (
         "def compute_reward(x_velocity):\n    while True:\n"
         "        try:\n            pass\n        except Exception:\n            pass\n"
@@ -234,9 +243,9 @@ def test_feedback_lists_errors_before_warnings() -> None:
 
 
 def test_real_states_are_cached_per_task(cheetah: TaskSpec) -> None:
-    first = critic.real_states(cheetah)
-    assert critic.real_states(cheetah) is first
-    assert len(first) == critic.REAL_STEPS and first[0]["x_velocity"].shape == (8,)
+    first = real_states(cheetah)
+    assert real_states(cheetah) is first
+    assert len(first) == REAL_STEPS and first[0]["x_velocity"].shape == (8,)
     assert not first[0]["joint_pos"].flags.writeable
 
 
@@ -258,3 +267,57 @@ def test_alarm_handler_is_restored(cheetah: TaskSpec) -> None:
 def test_small_n_envs_is_a_caller_error(cheetah: TaskSpec) -> None:
     with pytest.raises(ValueError, match="n_envs >= 2"):
         check_program(cheetah, "", n_envs=1)
+
+
+# ------------------------------------------------------------------------------------------ sandboxed check
+
+
+def _check_tmp_dirs() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("eureka-check-*"))
+
+
+def test_sandboxed_check_works_inside_the_candidate_folder(cheetah: TaskSpec, tmp_path: Path) -> None:
+    cand = tmp_path / "cand_00"
+    stale = cand / CHECK_DIR
+    stale.mkdir(parents=True)
+    (stale / "reward.py").write_text("left by a run killed during its check\n")
+    before = _check_tmp_dirs()
+    report = check_sandboxed(cheetah, (ROOT / "examples" / "halfcheetah_reward.py").read_text(), cand)
+    assert report.ok, report.feedback()
+    assert not (cand / CHECK_DIR).exists()  # the stale folder and this check's own are gone
+    assert (cand / "check.log").is_file()
+    assert _check_tmp_dirs() == before
+
+
+def test_killed_check_leaves_its_folder_in_the_candidate_not_in_tmp(tmp_path: Path) -> None:
+    """``kill -9`` of the run during a check: the work folder is in the candidate, which resume starts over."""
+    cand = tmp_path / "cand_00"
+    cand.mkdir()
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom eureka_kit.reward.check_runner import check_sandboxed\n"
+        "from eureka_kit.tasks.registry import get_task\n"
+        "src = 'def compute_reward(x_velocity):\\n    while True:\\n        pass\\n'\n"
+        "check_sandboxed(get_task('HalfCheetah-Run-v1'), src, Path(sys.argv[1]))\n"
+    )
+    before = _check_tmp_dirs()
+    proc = subprocess.Popen([sys.executable, "-c", script, str(cand)])
+    try:
+        deadline = time.monotonic() + 120
+        while not (cand / CHECK_DIR / "reward.py").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the check never started"
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (cand / CHECK_DIR).is_dir()
+    assert _check_tmp_dirs() == before
+
+
+def test_check_child_follows_the_child_protocol(tmp_path: Path) -> None:
+    assert check_child.main(["only-one-argument"]) == EXIT_USAGE
+    (tmp_path / "reward.py").write_text("def compute_reward(x_velocity):\n    return x_velocity, {}\n")
+    code = check_child.main(["No-Such-Task-v0", str(tmp_path / "reward.py"), str(tmp_path / "out.json")])
+    assert code == EXIT_REPORTED_ERROR
+    error = read_error(tmp_path / ERROR_FILE)
+    assert error is not None and error.kind == "internal_error" and "No-Such-Task-v0" in error.message, error
+    assert not (tmp_path / "out.json").exists()

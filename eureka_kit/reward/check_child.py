@@ -1,30 +1,60 @@
-"""Child entry point of the sandboxed critic: ``python -m eureka_kit.reward.check_child TASK reward.py out.json``.
+"""The check child: ``python -P -m eureka_kit.reward.check_child TASK reward.py out.json``.
 
-Runs :func:`eureka_kit.reward.critic.check_program` (which executes the untrusted
-program on smoke batches) and writes the report as JSON. Started only by
-:func:`eureka_kit.reward.check_runner.check_sandboxed`, inside the process boundary.
+Runs the critic's :func:`eureka_kit.reward.critic.check_program` (which
+executes the untrusted program on smoke batches) and writes the report as
+JSON, atomically. Started only by the check runner,
+:func:`eureka_kit.reward.check_runner.check_sandboxed`, inside the process
+boundary, and follows the child protocol of :mod:`eureka_kit.sandbox.protocol`:
+exit 0 with the report; :data:`~eureka_kit.sandbox.protocol.EXIT_USAGE` for
+wrong arguments; a failure of the checker itself writes
+:data:`~eureka_kit.sandbox.protocol.ERROR_FILE` beside the report and exits
+with :data:`~eureka_kit.sandbox.protocol.EXIT_REPORTED_ERROR` (or
+:data:`~eureka_kit.sandbox.protocol.EXIT_OUT_OF_MEMORY`).
 
 Before the program is loaded, the real states of the smoke test are rolled
 out (trusted work) and the seccomp filter is installed
-(:func:`eureka_kit.sandbox.isolation.lock_down`). Guards of the critic that live in
-this process (``torch.isfinite``, tensor methods, ...) are snapshotted first:
-a program that monkeypatches them is rejected with ``tampering``.
+(:func:`eureka_kit.sandbox.seccomp.lock_down`). Guards of the critic that live in
+this process (``torch.isfinite``, tensor methods, the critic's modules, ...)
+are snapshotted first: a program that monkeypatches them is rejected with ``tampering``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import traceback
 from pathlib import Path
+
+from eureka_kit.files import atomic_write_text
+from eureka_kit.sandbox.protocol import EXIT_OUT_OF_MEMORY, EXIT_REPORTED_ERROR, EXIT_USAGE, write_error
+
+TAG = "check_child"
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) != 3:
+        print(f"usage: python -m eureka_kit.reward.check_child TASK reward.py out.json (got {argv!r})", file=sys.stderr)
+        return EXIT_USAGE
     task_id, reward_path, out_path = argv
+    folder = Path(out_path).parent
+    try:
+        return _check(task_id, reward_path, Path(out_path))
+    except MemoryError:
+        write_error("memory_error", "the checker ran out of memory", folder, tag=TAG)
+        return EXIT_OUT_OF_MEMORY
+    except Exception:
+        write_error("internal_error", traceback.format_exc(), folder, tag=TAG)
+        return EXIT_REPORTED_ERROR
+
+
+def _check(task_id: str, reward_path: str, out_path: Path) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from eureka_kit.reward.critic import CheckIssue, CheckReport, check_program, real_states
-    from eureka_kit.sandbox.isolation import lock_down
+    from eureka_kit.reward.check_report import CheckIssue, CheckReport
+    from eureka_kit.reward.critic import check_program
+    from eureka_kit.reward.smoke_batches import real_states
+    from eureka_kit.sandbox.seccomp import lock_down
     from eureka_kit.tasks.registry import get_task
 
     spec = get_task(task_id)
@@ -43,9 +73,7 @@ def main(argv: list[str]) -> int:
             "modify torch, numpy, math or builtins. Compute the reward from the inputs only."
         )
         report = CheckReport((*report.issues, CheckIssue("error", "tampering", msg)), report.components)
-    tmp = Path(out_path).with_suffix(".tmp")
-    tmp.write_text(report.to_json())
-    tmp.replace(out_path)
+    atomic_write_text(out_path, report.to_json())
     return 0
 
 
@@ -57,11 +85,28 @@ def _guarded() -> dict[str, object]:
     import torch
     import torch.nn.functional
 
-    from eureka_kit.reward import critic
+    from eureka_kit import files
+    from eureka_kit.reward import (
+        check_report,
+        component_warnings,
+        critic,
+        program,
+        smoke_batches,
+        smoke_test,
+        static_checks,
+    )
 
     return {
         "eureka_kit.reward.critic": critic,
-        "CheckReport": critic.CheckReport,
+        "eureka_kit.reward.check_report": check_report,
+        "eureka_kit.reward.component_warnings": component_warnings,
+        "eureka_kit.reward.program": program,
+        "eureka_kit.reward.smoke_batches": smoke_batches,
+        "eureka_kit.reward.smoke_test": smoke_test,
+        "eureka_kit.reward.static_checks": static_checks,
+        "eureka_kit.files": files,
+        "CheckReport": check_report.CheckReport,
+        "Smoke": smoke_test.Smoke,
         "check_child": sys.modules[__name__],
         "torch": torch,
         "torch.Tensor": torch.Tensor,

@@ -24,6 +24,8 @@ import torch
 from eureka_kit.tasks.spec import TaskSpec
 
 ENTRY_POINT = "compute_reward"
+PROGRAM_FILENAME = "<reward program>"
+"""The file name under which the critic compiles a program (its frames are found by it in tracebacks)."""
 
 
 class ProgramError(Exception):
