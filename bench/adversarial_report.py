@@ -33,8 +33,8 @@ from adversarial.harness import ATTACK_LIMITS, SuiteResult, run_suite  # noqa: E
 from adversarial.programs import ATTACKS  # noqa: E402
 
 from eureka_kit.reward.check_runner import check_sandboxed  # noqa: E402
-from eureka_kit.sandbox.isolation import verify_isolation  # noqa: E402
 from eureka_kit.sandbox.runner import Limits, SandboxMode, configure_sandbox, run_child  # noqa: E402
+from eureka_kit.sandbox.verify import verify_isolation  # noqa: E402
 from eureka_kit.tasks.spec import get_task  # noqa: E402
 
 DOC = ROOT / "docs" / "sandbox.md"

@@ -23,8 +23,8 @@ from adversarial.good import GOOD
 from adversarial.harness import ATTACK_LIMITS, TRAIN_LIMITS, SuiteResult, run_suite
 from adversarial.programs import ATTACKS, Program
 
-from eureka_kit.sandbox.isolation import verify_isolation
 from eureka_kit.sandbox.runner import configure_sandbox, sandbox_mode
+from eureka_kit.sandbox.verify import verify_isolation
 
 STRICT = verify_isolation("strict")
 pytestmark = pytest.mark.skipif(not STRICT.ok, reason=f"strict sandbox unavailable here: {STRICT.message}")

@@ -21,13 +21,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from eureka_kit.sandbox import isolation
+from eureka_kit.sandbox import bwrap, launch, view
 from eureka_kit.sandbox import runner as sandbox
-from eureka_kit.sandbox.isolation import IsolationUnavailable, seccomp_program, verify_isolation
+from eureka_kit.sandbox.bwrap import IsolationUnavailable
+from eureka_kit.sandbox.mode import MODE_VAR, default_mode
+from eureka_kit.sandbox.protocol import EXIT_OUT_OF_MEMORY
 from eureka_kit.sandbox.runner import (
-    BASIC_MODE_WARNING,
-    EXIT_OUT_OF_MEMORY,
-    TOKEN_VAR,
     ChildOutcome,
     Limits,
     SandboxMode,
@@ -35,6 +34,9 @@ from eureka_kit.sandbox.runner import (
     run_child,
     sandbox_mode,
 )
+from eureka_kit.sandbox.seccomp import seccomp_program, seccomp_supported
+from eureka_kit.sandbox.supervise import TOKEN_VAR
+from eureka_kit.sandbox.verify import BASIC_MODE_WARNING, verify_isolation
 
 FAST = Limits(wall_s=20.0, cpu_s=20.0, address_space_mb=None, max_output_bytes=64_000)
 STRICT = verify_isolation("strict")
@@ -240,10 +242,10 @@ def test_killed_by_signal_names_it(tmp_path: Path, mode: SandboxMode) -> None:
 
 
 def test_mode_setting_and_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(sandbox.MODE_VAR, "basic")
-    assert sandbox.default_mode() == "basic"
-    monkeypatch.delenv(sandbox.MODE_VAR)
-    assert sandbox.default_mode() == ("strict" if sys.platform.startswith("linux") else "basic")
+    monkeypatch.setenv(MODE_VAR, "basic")
+    assert default_mode() == "basic"
+    monkeypatch.delenv(MODE_VAR)
+    assert default_mode() == ("strict" if sys.platform.startswith("linux") else "basic")
     try:
         configure_sandbox("basic")
         assert sandbox_mode() == "basic"
@@ -253,9 +255,9 @@ def test_mode_setting_and_environment_variable(monkeypatch: pytest.MonkeyPatch) 
             configure_sandbox("loose")  # type: ignore[arg-type]
     finally:
         configure_sandbox(None)
-    monkeypatch.setenv(sandbox.MODE_VAR, "nope")
+    monkeypatch.setenv(MODE_VAR, "nope")
     with pytest.raises(ValueError, match="EUREKA_SANDBOX"):
-        sandbox.default_mode()
+        default_mode()
 
 
 def test_basic_mode_reports_its_weakness() -> None:
@@ -272,16 +274,16 @@ def test_verify_isolation_proves_every_property() -> None:
     assert all(c.passed for c in STRICT.checks), STRICT.summary()
     if ROOT:
         assert STRICT.uid_strategy == "setuid" and "uid" in names
-    if isolation.seccomp_supported():
+    if seccomp_supported():
         assert STRICT.seccomp and "seccomp" in names
 
 
 def test_strict_mode_refuses_without_bubblewrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_access = os.access
-    monkeypatch.setattr(isolation.shutil, "which", lambda name: None)
-    monkeypatch.setattr(isolation.os, "access", lambda p, m: False if str(p).endswith("bwrap") else real_access(p, m))
+    monkeypatch.setattr(bwrap.shutil, "which", lambda name: None)
+    monkeypatch.setattr(bwrap.os, "access", lambda p, m: False if str(p).endswith("bwrap") else real_access(p, m))
     monkeypatch.setattr(sandbox, "_verified", {})
-    isolation.find_tools.cache_clear()
+    bwrap.find_tools.cache_clear()
     try:
         report = verify_isolation("strict")
         assert not report.ok
@@ -291,16 +293,16 @@ def test_strict_mode_refuses_without_bubblewrap(tmp_path: Path, monkeypatch: pyt
             _py(tmp_path, "print('must not run')", mode="strict")
         assert not (tmp_path / "child.log").exists() or "must not run" not in (tmp_path / "child.log").read_text()
     finally:
-        isolation.find_tools.cache_clear()
+        bwrap.find_tools.cache_clear()
 
 
 @strict_only
 def test_bwrap_command_lines_for_both_identity_strategies(tmp_path: Path) -> None:
     (tmp_path / "reward.py").write_text("x")
     argv = ["python", "-c", "pass"]
-    protect = isolation.protected_entries(tmp_path, [tmp_path / "tmp"])
-    as_root = isolation.bwrap_argv(argv, tmp_path, uid=1_900_000_123, processes=64, protect=protect)
-    as_user = isolation.bwrap_argv(argv, tmp_path, uid=None, processes=64, protect=protect)
+    protect = view.protected_entries(tmp_path, [tmp_path / "tmp"])
+    as_root = bwrap.bwrap_argv(argv, tmp_path, uid=1_900_000_123, processes=64, protect=protect)
+    as_user = bwrap.bwrap_argv(argv, tmp_path, uid=None, processes=64, protect=protect)
     for cmd in (as_root, as_user):
         assert cmd[-3:] == argv
         for flag in ("--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session", "--chdir"):
@@ -365,7 +367,7 @@ def test_writes_outside_the_folder_fail_under_strict_only(
     os.chmod(outside, 0o777)
     target = outside / "escaped.txt"
     code = f"""
-    for p in [{str(target)!r}, {str(isolation.package_root() / "eureka_kit" / "escaped.py")!r}, "/tmp/escaped.txt"]:
+    for p in [{str(target)!r}, {str(view.package_root() / "eureka_kit" / "escaped.py")!r}, "/tmp/escaped.txt"]:
         try:
             open(p, "w").write("x")
             print("WROTE", p)
@@ -376,8 +378,8 @@ def test_writes_outside_the_folder_fail_under_strict_only(
     out = _py(cand, code, mode=mode)
     assert out.status == "ok", out
     assert (cand / "inside.txt").read_text() == "fine"
-    assert not (isolation.package_root() / "eureka_kit" / "escaped.py").exists() or mode == "basic"
-    (isolation.package_root() / "eureka_kit" / "escaped.py").unlink(missing_ok=True)
+    assert not (view.package_root() / "eureka_kit" / "escaped.py").exists() or mode == "basic"
+    (view.package_root() / "eureka_kit" / "escaped.py").unlink(missing_ok=True)
     if mode == "strict":
         assert list(outside.iterdir()) == []
         assert not Path("/tmp/escaped.txt").exists()
@@ -402,7 +404,7 @@ def test_root_only_canary_is_unreadable_even_when_visible(tmp_path: Path) -> Non
             print("BLOCKED", p, e.strerror)
     """
     (cand / "child.py").write_text(textwrap.dedent(code))
-    out = sandbox._run(
+    out = launch.launch_child(
         [sys.executable, "-I", str(cand / "child.py")],
         cand,
         FAST,
@@ -577,13 +579,13 @@ def test_seccomp_program_jumps_are_short_and_it_ends_in_returns() -> None:
     assert prog[-1][0] == 0x06
 
 
-@pytest.mark.skipif(not isolation.seccomp_supported(), reason="the seccomp filter exists for x86-64 only")
+@pytest.mark.skipif(not seccomp_supported(), reason="the seccomp filter exists for x86-64 only")
 @pytest.mark.parametrize("mode", MODES)
 def test_seccomp_refuses_programs_processes_sockets_and_signals(tmp_path: Path, mode: SandboxMode) -> None:
     code = """
     import os, signal, socket, subprocess, threading, sys
     sys.path.insert(0, os.environ["PYTHONPATH"])
-    from eureka_kit.sandbox.isolation import lock_down
+    from eureka_kit.sandbox.seccomp import lock_down
     assert lock_down("require")
     def attempt(what, f):
         try:
@@ -611,10 +613,44 @@ def test_seccomp_refuses_programs_processes_sockets_and_signals(tmp_path: Path, 
     assert "THREAD RAN" in log and "SELF SIGNAL OK" in log
 
 
+_LINKED_PARENT = """
+import json, sys, pathlib
+from eureka_kit.sandbox.runner import Limits, run_child
+cand = pathlib.Path(sys.argv[1])
+code = "import json, sys, psutil; print(json.dumps([sys.executable, sys.prefix, psutil.__name__]))"
+out = run_child([sys.executable, "-P", "-c", code], cand, Limits(wall_s=60.0, address_space_mb=None, heartbeat_s=None),
+                cand / "child.log", mode="strict")
+print(json.dumps([out.status, out.message, sys.executable, sys.prefix]), flush=True)
+"""
+
+
+@strict_only
+def test_an_interpreter_reached_through_symbolic_links_runs_in_strict_mode(tmp_path: Path) -> None:
+    """Regression: a venv reached through links (``/tmp/x/venv -> .venv``) used to fail with ``setpriv: failed to
+    execute .../bin/python: No such file or directory``: the view bound the real path only, the child was started
+    through the linked one. A chain is used here: ``alias -> real`` (relative), then ``real/venv -> sys.prefix``."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "venv").symlink_to(Path(sys.prefix).resolve())
+    (tmp_path / "alias").symlink_to("real")
+    python = tmp_path / "alias" / "venv" / "bin" / Path(sys.executable).name
+    assert python.exists()
+    cand = tmp_path / "cand"
+    cand.mkdir()
+    parent = subprocess.run(
+        [str(python), "-c", _LINKED_PARENT, str(cand)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert parent.returncode == 0, parent.stderr
+    status, message, parent_exe, parent_prefix = json.loads(parent.stdout.strip().splitlines()[-1])
+    assert parent_exe == str(python)  # the parent really runs through the links
+    assert status == "ok", (message, (cand / "child.log").read_text())
+    exe, prefix, module = json.loads((cand / "child.log").read_text().strip().splitlines()[-1])
+    assert (exe, prefix, module) == (parent_exe, parent_prefix, "psutil")  # same paths; the venv's packages import
+
+
 @strict_only
 def test_private_tmp_is_mounted_before_the_view(tmp_path: Path) -> None:
     """A project, venv or run folder that lives under /tmp (CI clones there) must stay visible in the child."""
-    argv = isolation.bwrap_argv(["true"], tmp_path, uid=None, processes=None)
+    argv = bwrap.bwrap_argv(["true"], tmp_path, uid=None, processes=None)
     tmpfs = argv.index("--tmpfs")
     binds = [i for i, a in enumerate(argv) if a in ("--ro-bind", "--bind", "--ro-bind-try")]
     assert binds and tmpfs < min(binds), "a bind placed before the private /tmp would be hidden by it"

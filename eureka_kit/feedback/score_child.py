@@ -9,7 +9,7 @@ calls ``compute_reward`` once per trajectory with all its steps as one batch
 (``N = T``) and writes every step's total and components to ``scores.npz``
 (plain arrays, no pickle). When the program fails it writes ``error.json``
 (``{"message": ...}``, a message fit for the LLM) and exits with
-:data:`eureka_kit.sandbox.runner.EXIT_REPORTED_ERROR`.
+:data:`eureka_kit.sandbox.protocol.EXIT_REPORTED_ERROR`.
 
 The parent side, :func:`score_trajectories`, runs that child through
 :func:`eureka_kit.sandbox.runner.run_child` and validates what it wrote (types,
@@ -37,7 +37,8 @@ from eureka_kit.feedback.trajectory import (
     load_trajectories,
     save_trajectories,
 )
-from eureka_kit.sandbox.runner import EXIT_REPORTED_ERROR, Limits, run_child
+from eureka_kit.sandbox.protocol import EXIT_REPORTED_ERROR
+from eureka_kit.sandbox.runner import Limits, run_child
 from eureka_kit.tasks.spec import TaskSpec
 
 ScoreStatus = Literal["ok", "error", "timeout", "out_of_memory", "killed"]
@@ -229,7 +230,7 @@ def main(argv: list[str]) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from eureka_kit.sandbox.isolation import lock_down
+    from eureka_kit.sandbox.seccomp import lock_down
     from eureka_kit.tasks.registry import get_task
 
     spec = get_task(task_id)
