@@ -16,19 +16,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from eureka_kit.feedback.analyzer import (
-    HACKING_SIGNS,
-    KIND_ORDER,
-    Analysis,
-    AnalysisVars,
-    Finding,
-    analysis_vars,
-    analyze,
-    llm_summary,
-    render_critique,
-    spearman,
-    summary_prompt,
-)
+from eureka_kit.feedback.analysis_context import spearman
+from eureka_kit.feedback.analyzer import analysis_vars, analyze
+from eureka_kit.feedback.critique import llm_summary, render_critique, summary_prompt
+from eureka_kit.feedback.findings import HACKING_SIGNS, KIND_ORDER, Analysis, Finding
 from eureka_kit.feedback.score_child import ProgramScores, TrajectoryScores, compute_scores
 from eureka_kit.feedback.trajectory import (
     MAX_STEPS_PER_TRAJECTORY,
@@ -41,7 +32,7 @@ from eureka_kit.feedback.trajectory import (
     save_trajectories,
 )
 from eureka_kit.tasks.registry import get_task
-from eureka_kit.tasks.spec import TaskSpec
+from eureka_kit.tasks.spec import AnalysisVars, TaskSpec
 
 CHEETAH = get_task("HalfCheetah-Run-v1")
 HOPPER = get_task("Hopper-Hop-v1")

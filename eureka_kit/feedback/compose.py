@@ -17,8 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from eureka_kit.evaluation.evaluator import Evaluation, load_rollouts
-from eureka_kit.feedback.analyzer import analyze, llm_summary, render_critique
+from eureka_kit.feedback.analyzer import analyze
 from eureka_kit.feedback.card_check import TrajectoryStore
+from eureka_kit.feedback.critique import llm_summary, render_critique
 from eureka_kit.feedback.reflection import render_reflection
 from eureka_kit.feedback.score_child import score_trajectories
 from eureka_kit.feedback.trajectory import Trajectory, from_rollout
