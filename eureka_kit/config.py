@@ -34,6 +34,15 @@ class RunConfig:
         metadata={"help": "candidates trained at once (default: number of cores)"},
     )
     seed: int = field(default=0, metadata={"help": "training seed of every candidate"})
+    backend: str = field(
+        default="auto",
+        metadata={
+            "help": "training backend: sb3 (stable-baselines3, every task), cpu (batched MuJoCo on CPU threads), "
+            "gpu (MuJoCo Warp), auto (gpu if usable, else cpu for MuJoCo tasks, else sb3)"
+        },
+    )
+    device: str = field(default="cpu", metadata={"help": "torch device of training: cpu, cuda, cuda:1 ..."})
+    executor: str = field(default="local", metadata={"help": "where candidate jobs run: local"})
     repair_rounds: int = field(default=1, metadata={"help": "critic repair rounds per candidate (R)"})
     eval_episodes: int = field(default=5, metadata={"help": "episodes of trusted evaluation per candidate (E)"})
     llm: LLMKind = field(default="openai", metadata={"help": "LLM backend: openai (or compatible) or replay"})

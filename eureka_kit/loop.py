@@ -20,7 +20,7 @@ import math
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,13 +28,22 @@ from pathlib import Path
 from typing import Any
 
 from eureka_kit import __version__
+from eureka_kit.callbacks import (
+    CallbackList,
+    CandidateContext,
+    GenerationContext,
+    LoopCallback,
+    RunContext,
+    default_callbacks,
+)
 from eureka_kit.config import RunConfig
-from eureka_kit.evaluation.evaluator import evaluate_policy
+from eureka_kit.executors import CandidateJob, Executor, make_executor
 from eureka_kit.feedback.card_check import TrajectoryStore, check_trajectories
-from eureka_kit.feedback.compose import ROLLOUTS_FILE, candidate_feedback, trajectory_store
+from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
+from eureka_kit.files import UntrustedFileError, read_bounded_json
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
 from eureka_kit.preferences.ranking import Ranker, load_ranking
-from eureka_kit.preferences.steer import make_ranker, preference_prompt, rank_generation, record_videos
+from eureka_kit.preferences.steer import make_ranker, preference_prompt
 from eureka_kit.prompting import initial_prompt, render, signature, system_prompt
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.check_runner import check_sandboxed
@@ -47,10 +56,18 @@ from eureka_kit.sandbox.runner import Limits, configure_sandbox, default_mode, e
 from eureka_kit.sandbox.verify import BASIC_MODE_WARNING
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.spec import TaskSpec, with_goal
+from eureka_kit.training.backends import resolve_backend
 from eureka_kit.training.job import TrainJob
-from eureka_kit.training.runner import default_timeout_s, train_candidate
+from eureka_kit.training.runner import default_timeout_s
 
 PROMPT_FAILURE_CHARS = 400
+MAX_RUN_FILE_BYTES = 16_000_000
+
+
+class RunFileError(ValueError):
+    """A run file the loop needs (``config.json``, ``summary.json``) is missing or damaged; the message names it."""
+
+
 EVAL_SEED = 1_000_000
 
 
@@ -136,7 +153,14 @@ def _run_lock(store: RunStore) -> Iterator[None]:
 class Loop:
     """One run of the method. Build with :func:`start_run` or :func:`resume_run`."""
 
-    def __init__(self, config: RunConfig, store: RunStore, client: LLMClient, progress: Progress) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        store: RunStore,
+        client: LLMClient,
+        progress: Progress,
+        callbacks: Sequence[LoopCallback] = (),
+    ) -> None:
         self.config = config
         self.store = store
         self.client = client
@@ -156,6 +180,10 @@ class Loop:
             announce=progress.log,
         )
         self._trajectories: TrajectoryStore | None = None
+        self.backend = resolve_backend(config.backend, self.spec, config.device)
+        self.executor: Executor = make_executor(config.executor, config.workers)
+        self.callbacks = CallbackList([*default_callbacks(config, self.ranker), *callbacks])
+        self.context = RunContext(config, self.spec, store, client, progress.log, self.steps)
 
     # ----- prompts ---------------------------------------------------------------------------------
     def base_messages(self) -> list[Message]:
@@ -283,48 +311,37 @@ class Loop:
             if tcheck.status in ("fail", "error") and self.config.skip_on_trajectory_check:
                 return fail("trajectory_rejected", tcheck.message, repairs)
 
-        # train in the sandboxed child
+        # train in the sandboxed child, then the trusted evaluation (weights only, fitness computed there)
         self.progress.stage(name, "training")
-        job = TrainJob(
-            task_id=self.spec.id,
-            reward_kind="program",
-            reward_path=cand / "reward.py",
-            total_steps=self.steps,
-            n_envs=self.n_envs,
-            seed=self.config.seed,
-        )
-        limits = Limits(
-            wall_s=self.config.candidate_timeout_s or default_timeout_s(self.steps),
-            address_space_mb=self.config.memory_mb,
-        )
-        train = train_candidate(job, cand, limits)
-        if train.status != "ok":
-            return fail(train.status, train.message, repairs, train.wall_s)
-
-        # trusted evaluation: weights only, fitness computed here
-        self.progress.stage(name, "evaluating")
-        evaluation = evaluate_policy(
-            self.spec,
-            cand,
-            episodes=self.config.eval_episodes,
-            seed=EVAL_SEED,
+        job = CandidateJob(
+            spec=self.spec,
+            train=TrainJob(
+                task_id=self.spec.id,
+                reward_kind="program",
+                reward_path=cand / "reward.py",
+                total_steps=self.steps,
+                n_envs=self.n_envs,
+                seed=self.config.seed,
+                backend=self.backend,
+                device=self.config.device,
+            ),
+            out_dir=cand,
+            limits=Limits(
+                wall_s=self.config.candidate_timeout_s or default_timeout_s(self.steps),
+                address_space_mb=self.config.memory_mb,
+            ),
+            eval_episodes=self.config.eval_episodes,
+            eval_seed=EVAL_SEED,
             rollouts_path=cand / ROLLOUTS_FILE if self.config.analyzer or self.config.trajectory_check else None,
         )
+        outcome = self.executor.run(job)
+        train, evaluation = outcome.train, outcome.evaluation
+        if train.status != "ok" or evaluation is None:
+            return fail(train.status, train.message, repairs, train.wall_s)
         atomic_write_json(cand / "eval.json", evaluation.to_json())
         if evaluation.status != "ok":
             return fail("eval_error", evaluation.message, repairs, train.wall_s)
-        feedback = candidate_feedback(
-            self.spec,
-            cand,
-            source,
-            evaluation,
-            train.series,
-            steps=self.steps,
-            analyzer=self.config.analyzer,
-            client=self.client if self.config.llm_analyzer else None,
-            request_id=f"{name}/analyzer",
-        )
-        atomic_write_text(cand / "feedback.md", feedback)
+        self.callbacks.on_candidate_evaluated(CandidateContext(self.context, name, cand, source, train, evaluation))
         return self._finish(
             CandidateRecord(
                 generation,
@@ -337,6 +354,7 @@ class Loop:
                 repairs=repairs,
                 train_wall_s=train.wall_s,
                 env_steps_per_s=train.env_steps_per_s,
+                backend=self.backend,
             )
         )
 
@@ -372,7 +390,7 @@ class Loop:
             self._trajectories = trajectory_store(self.spec, self.store.root, history)
         for i in todo:
             self.progress.stage(f"gen_{generation:03d}/cand_{i:02d}", "queued")
-        with ThreadPoolExecutor(max_workers=self.config.workers, thread_name_prefix="cand") as pool:
+        with ThreadPoolExecutor(max_workers=self.executor.workers, thread_name_prefix="cand") as pool:
             futures = {i: pool.submit(self.run_candidate, generation, i, completions[i].text, messages) for i in todo}
             for i, fut in futures.items():
                 done[i] = fut.result()
@@ -381,27 +399,27 @@ class Loop:
         return records
 
     def _after_generation(self, generation: int, records: list[CandidateRecord]) -> None:
-        """Videos of the successful policies, then the ranking (human page or synthetic), if configured."""
-        if self.config.videos:
-            self.progress.log(f"  gen {generation}: recording videos")
-            record_videos(self.spec, self.store.root, records)
-        if self.ranker is not None:
-            started = time.monotonic()
-            ranking = rank_generation(self.ranker, self.store.root, generation)
-            if ranking is not None:
-                self.progress.log(
-                    f"  gen {generation}: ranked by {ranking.who} in {time.monotonic() - started:.1f} s: "
-                    f"best {ranking.best}, worst {ranking.worst}"
-                )
+        """The callbacks' end of generation: videos, rankings (and any the user added)."""
+        self.callbacks.on_generation_end(GenerationContext(self.context, generation, tuple(records)))
 
     def run(self) -> RunResult:
         started = time.monotonic()
         previous_wall = 0.0
         if self.store.summary_path.exists():
-            previous_wall = float(read_json(self.store.summary_path).get("wall_time_s", 0.0))
+            try:
+                previous_wall = float(read_bounded_json(self.store.summary_path, MAX_RUN_FILE_BYTES)["wall_time_s"])
+            except (UntrustedFileError, KeyError, TypeError, ValueError) as e:
+                raise RunFileError(
+                    f"cannot resume: {self.store.summary_path} is damaged ({e}); delete it and resume again: it is "
+                    "rebuilt from the candidates' files (its wall time then counts from the resume only)"
+                ) from None
         history: list[CandidateRecord] = []
         stopped: str | None = None
         with _run_lock(self.store):
+            self.progress.log(
+                f"training backend: {self.backend} on {self.config.device}; executor: {self.executor.name}"
+            )
+            self.callbacks.on_run_start(self.context)
             try:
                 for g in range(self.config.generations):
                     history += self.run_generation(g, history)
@@ -410,6 +428,8 @@ class Loop:
                 stopped = f"budget: {e}"
                 self.progress.log(f"LLM budget reached, stopping cleanly: {e}")
             summary = self._write_summary(history, previous_wall + time.monotonic() - started, stopped)
+            self.callbacks.on_run_end(self.context, summary)
+            self.executor.close()
         elite = self.elite(history)
         return RunResult(self.store.root, elite.record if elite else None, stopped, summary)
 
@@ -484,8 +504,18 @@ def _make_client(config: RunConfig, store: RunStore) -> LLMClient:
     )
 
 
-def start_run(config: RunConfig, runs_dir: Path = Path("runs"), progress: Progress | None = None) -> RunResult:
-    """Create ``runs/<run-id>/`` for ``config`` and run it to the end."""
+def start_run(
+    config: RunConfig,
+    runs_dir: Path = Path("runs"),
+    progress: Progress | None = None,
+    callbacks: Sequence[LoopCallback] = (),
+) -> RunResult:
+    """Create ``runs/<run-id>/`` for ``config`` and run it to the end.
+
+    Everything that can be checked before work starts is (task, training
+    backend, replay file, sandbox); if the run fails before its first
+    generation, its folder is removed again, so a failed start leaves nothing.
+    """
     get_task(config.task)  # fail fast on an unknown task, listing the valid ones
     if config.sandbox is None:  # record the mode actually used, so resume uses the same
         config = dataclasses.replace(config, sandbox=default_mode())
@@ -496,16 +526,27 @@ def start_run(config: RunConfig, runs_dir: Path = Path("runs"), progress: Progre
     atomic_write_json(
         store.config_path, {"config": config.to_json(), "versions": _package_versions(), "run_id": store.run_id}
     )
-    return _run(config, store, progress)
+    return _run(config, store, progress, callbacks, fresh=True)
 
 
-def resume_run(run_dir: Path, progress: Progress | None = None) -> RunResult:
+def read_run_config(store: RunStore) -> RunConfig:
+    """The config of an existing run; a missing, truncated or binary ``config.json`` is a clear error naming it."""
+    try:
+        data = read_bounded_json(store.config_path, MAX_RUN_FILE_BYTES)
+        return RunConfig.from_json(data["config"])
+    except UntrustedFileError as e:
+        raise RunFileError(f"cannot resume: {e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise RunFileError(f"cannot resume: {store.config_path} does not hold a valid run config ({e})") from None
+
+
+def resume_run(run_dir: Path, progress: Progress | None = None, callbacks: Sequence[LoopCallback] = ()) -> RunResult:
     """Continue a run after a crash: finished candidates are kept, answered LLM requests come from the cache."""
     store = RunStore(run_dir)
     if not store.exists():
         raise FileNotFoundError(f"{run_dir} is not a eureka-kit run (no config.json)")
-    config = RunConfig.from_json(read_json(store.config_path)["config"])
-    return _run(config, store, progress)
+    config = read_run_config(store)
+    return _run(config, store, progress, callbacks, fresh=False)
 
 
 def prepare_sandbox(mode: str | None, log: Callable[[str], None] = print) -> None:
@@ -518,9 +559,23 @@ def prepare_sandbox(mode: str | None, log: Callable[[str], None] = print) -> Non
         log(f"sandbox: strict ({report.summary().splitlines()[0]})")
 
 
-def _run(config: RunConfig, store: RunStore, progress: Progress | None) -> RunResult:
-    client = _make_client(config, store)
-    with progress or Progress(config.task, config.generations) as prog:
-        prepare_sandbox(config.sandbox, prog.log)
-        prog.log(f"run {store.root} (task {config.task}, LLM {config.llm}:{client.model})")
-        return Loop(config, store, client, prog).run()
+def _run(
+    config: RunConfig, store: RunStore, progress: Progress | None, callbacks: Sequence[LoopCallback], *, fresh: bool
+) -> RunResult:
+    try:  # set-up: anything failing here fails before any candidate work
+        client = _make_client(config, store)
+        prog = progress or Progress(config.task, config.generations)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(store.root, ignore_errors=True)
+        raise
+    with prog:
+        try:
+            prepare_sandbox(config.sandbox, prog.log)
+            prog.log(f"run {store.root} (task {config.task}, LLM {config.llm}:{client.model})")
+            loop = Loop(config, store, client, prog, callbacks)
+        except BaseException:
+            if fresh:
+                shutil.rmtree(store.root, ignore_errors=True)
+            raise
+        return loop.run()

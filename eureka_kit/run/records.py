@@ -44,6 +44,8 @@ class CandidateRecord:
     repairs: int = 0
     train_wall_s: float | None = None
     env_steps_per_s: float | None = None
+    backend: str | None = None
+    """The training backend that trained it (``sb3``, ``cpu``, ``gpu``); ``None`` when it was never trained."""
 
     @property
     def name(self) -> str:
