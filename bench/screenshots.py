@@ -15,7 +15,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from eureka_kit.preferences.ranking import load_items
-from eureka_kit.web.rank_server import HEADLESS_CHROMIUM, HEADLESS_CHROMIUM_ARGS, RankServer
+from eureka_kit.web.chromium import HEADLESS_CHROMIUM, HEADLESS_CHROMIUM_ARGS
+from eureka_kit.web.rank_server import RankServer
 from eureka_kit.web.report import write_report
 
 

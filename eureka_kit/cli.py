@@ -238,7 +238,7 @@ def require_run(run: Path) -> Path:
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
-    from eureka_kit.web.rank_server import serve_dashboard
+    from eureka_kit.web.dashboard import serve_dashboard
 
     serve_dashboard(require_run(Path(args.run)), port=args.port, open_browser=args.open, block=True)
     return 0

@@ -8,6 +8,7 @@ Screenshots go to a temporary folder; to refresh the committed ones::
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import queue
@@ -27,14 +28,10 @@ from eureka_kit.preferences.video import record_video
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.run.store import atomic_write_json
 from eureka_kit.tasks.registry import get_task
-from eureka_kit.web.rank_server import (
-    HEADLESS_CHROMIUM,
-    HEADLESS_CHROMIUM_ARGS,
-    MAX_BODY_BYTES,
-    HumanRanker,
-    RankServer,
-    serve_dashboard,
-)
+from eureka_kit.web.chromium import HEADLESS_CHROMIUM, HEADLESS_CHROMIUM_ARGS
+from eureka_kit.web.dashboard import NotARunError, serve_dashboard
+from eureka_kit.web.http_base import MAX_BODY_BYTES
+from eureka_kit.web.rank_server import HumanRanker, RankServer
 from eureka_kit.web.report import write_report
 
 CHROMIUM = HEADLESS_CHROMIUM
@@ -68,6 +65,7 @@ def _make_run(root: Path) -> Path:
         assert result.status == "ok", result.message
         rec = CandidateRecord(0, i, "ok", "", fitness=FITNESS[i], fitness_std=0.1)
         atomic_write_json(cand / "candidate.json", rec.to_json())
+    atomic_write_json(run / "config.json", {"task": spec.id})
     failed = run / "gen_000" / "cand_03"
     failed.mkdir()
     (failed / "reward.py").write_text("def compute_reward(:\n")
@@ -455,3 +453,78 @@ def test_bad_setup_is_refused(fresh_run: Path) -> None:
     item = RankItem("cand_00", None, None, "")
     with pytest.raises(ValueError, match="not unique"):
         RankServer(fresh_run, 0, [item, item])
+
+
+def test_dashboard_refuses_a_folder_that_is_not_a_run(fresh_run: Path, tmp_path: Path) -> None:
+    (tmp_path / "gen_000").mkdir()
+    with pytest.raises(NotARunError, match=rf"{tmp_path} is not a eureka-kit run \(no config.json\)"):
+        serve_dashboard(tmp_path, block=False, announce=lambda s: None)
+    with pytest.raises(NotARunError, match="does not exist"):
+        serve_dashboard(tmp_path / "nope", block=False, announce=lambda s: None)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotARunError, match="is a file"):
+        serve_dashboard(tmp_path / "file", block=False, announce=lambda s: None)
+    assert issubclass(NotARunError, FileNotFoundError)  # the CLI prints it as a one-line error
+    serve_dashboard(fresh_run, block=False, announce=lambda s: None).close()  # a run folder is served
+
+
+# ------------------------------------------------------------------------------------------ clients that go away
+
+
+class _GoneClient:
+    """A client socket that sends ``request`` and then goes away: reading past it, or any write, raises ``error``."""
+
+    def __init__(self, request: bytes, error: OSError) -> None:
+        self.request, self.error = request, error
+
+    def makefile(self, mode: str, *args: Any) -> Any:
+        client = self
+
+        class Reader(io.BufferedReader):
+            def __init__(self) -> None:
+                super().__init__(io.BytesIO(client.request))  # type: ignore[arg-type]
+
+            def readline(self, size: int | None = -1) -> bytes:
+                line = super().readline(size)
+                if not line:
+                    raise client.error
+                return line
+
+        return Reader()
+
+    def sendall(self, data: bytes) -> None:
+        raise self.error
+
+    def settimeout(self, t: float | None) -> None:
+        return
+
+    def setsockopt(self, *args: Any) -> None:
+        return
+
+    def shutdown(self, how: int) -> None:
+        raise self.error
+
+    def close(self) -> None:
+        return
+
+
+@pytest.mark.parametrize("error", [BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset by peer")])
+@pytest.mark.parametrize("path", ["/files/gen_000/cand_00/rollout.mp4", "/api/run", "/static/nope.js"])
+def test_a_client_going_away_prints_nothing(
+    server: RankServer, capfd: pytest.CaptureFixture[str], error: OSError, path: str
+) -> None:
+    """A browser cancelling a video load (reset while reading the next request, or during our answer)."""
+    request = f"GET {path}?token={server.token} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-\r\n\r\n".encode()
+    server._httpd.process_request_thread(_GoneClient(request, error), ("127.0.0.1", 50000))  # type: ignore[arg-type]
+    server._httpd.process_request_thread(_GoneClient(b"", error), ("127.0.0.1", 50001))  # type: ignore[arg-type]
+    assert capfd.readouterr().err == ""
+    assert _request(server.page_url("/api/items"))[0] == 200  # still serving
+
+
+def test_a_failing_request_prints_one_line(server: RankServer, capfd: pytest.CaptureFixture[str]) -> None:
+    try:
+        raise ValueError("something broke")
+    except ValueError:
+        server._httpd.handle_error(None, ("127.0.0.1", 50000))
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "ValueError: something broke" in err and "Traceback" not in err

@@ -10,7 +10,9 @@ from typing import Any
 from eureka_kit.preferences.ranking import Ranking, save_ranking
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.run.store import atomic_write_json
-from eureka_kit.web.report import fitness_svg, line_chart_svg, load_run, write_report
+from eureka_kit.web.report import write_report
+from eureka_kit.web.run_view import load_run
+from eureka_kit.web.svg_charts import fitness_svg, line_chart_svg
 
 BEST_SOURCE = (
     "import torch\n\ndef compute_reward(x_velocity, action):\n    return x_velocity, {'forward': x_velocity}\n"
