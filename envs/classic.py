@@ -30,6 +30,43 @@ def _mountain_car_baseline(s: Mapping[str, np.ndarray]) -> np.ndarray:
     return 100.0 * s["goal_reached"] - 0.1 * np.square(s["action"][:, 0])
 
 
+def draw_mountain_car(env: Any, width: int, height: int) -> np.ndarray:
+    """A frame of MountainCarContinuous (hill, flag, car) drawn with NumPy, for machines without pygame."""
+    u = env.unwrapped
+    lo, hi = float(u.min_position), float(u.max_position)
+    img = np.full((height, width, 3), 255, dtype=np.uint8)
+
+    def hill(x: np.ndarray | float) -> Any:
+        return np.sin(3 * np.asarray(x)) * 0.45 + 0.55
+
+    def to_px(x: float, y: float) -> tuple[float, float]:
+        return (x - lo) / (hi - lo) * (width - 1), (1.0 - y / 1.3) * (height - 1)
+
+    cols = np.arange(width)
+    xs = lo + cols / (width - 1) * (hi - lo)
+    ground = (1.0 - hill(xs) / 1.3) * (height - 1)
+    rows = np.arange(height)[:, None]
+    img[rows >= ground[None, :]] = (200, 200, 200)
+    img[(np.abs(rows - ground[None, :]) <= 1)] = (0, 0, 0)
+    # Flag: a pole and a yellow pennant at the goal.
+    gx, gy = to_px(float(u.goal_position), float(hill(u.goal_position)))
+    pole = max(10, height // 8)
+    c0 = round(gx)
+    img[max(0, round(gy) - pole) : max(0, round(gy)), max(0, c0 - 1) : c0 + 1] = (0, 0, 0)
+    img[max(0, round(gy) - pole) : max(0, round(gy) - pole + pole // 3), c0 + 1 : c0 + 1 + pole // 2] = (
+        204,
+        204,
+        0,
+    )
+    # Car: a dark disc on the track at its position.
+    pos = float(u.state[0])
+    cx, cy = to_px(pos, float(hill(pos)))
+    r = max(3, height // 24)
+    yy, xx = np.mgrid[0:height, 0:width]
+    img[(xx - cx) ** 2 + (yy - (cy - r)) ** 2 <= r * r] = (40, 40, 200)
+    return img
+
+
 MOUNTAIN_CAR = register(
     TaskSpec(
         id="MountainCar-Flag-v1",
@@ -81,6 +118,7 @@ MOUNTAIN_CAR = register(
         max_episode_steps=999,
         tags=("classic", "fast"),
         kind="classic",
+        draw_frame=draw_mountain_car,
         analysis=AnalysisVars(termination="success", extra=("position", "velocity")),
     )
 )

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import math
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -42,25 +40,26 @@ from eureka_kit.feedback.card_check import TrajectoryStore, check_trajectories
 from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
 from eureka_kit.files import UntrustedFileError, read_bounded_json
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
-from eureka_kit.preferences.ranking import Ranker, load_ranking
-from eureka_kit.preferences.steer import make_ranker, preference_prompt
-from eureka_kit.prompting import initial_prompt, render, signature, system_prompt
+from eureka_kit.preferences.ranking import Ranker
+from eureka_kit.preferences.steer import make_ranker
+from eureka_kit.prompting import render, signature
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.check_runner import check_sandboxed
 from eureka_kit.reward.extract import extract_program
 from eureka_kit.reward.static_checks import check_static
 from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import CandidateRecord, CandidateStatus, short
-from eureka_kit.run.store import RunStore, atomic_write_json, atomic_write_text, read_json, read_jsonl
+from eureka_kit.run.store import RunStore, atomic_write_json, atomic_write_text, read_json
 from eureka_kit.sandbox.runner import Limits, configure_sandbox, default_mode, ensure_isolation, sandbox_mode
 from eureka_kit.sandbox.verify import BASIC_MODE_WARNING
+from eureka_kit.selection import Elite, base_messages, find_elite, next_messages
+from eureka_kit.summary import write_summary
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.spec import TaskSpec, with_goal
 from eureka_kit.training.backends import resolve_backend
 from eureka_kit.training.job import TrainJob
 from eureka_kit.training.runner import default_timeout_s
 
-PROMPT_FAILURE_CHARS = 400
 MAX_RUN_FILE_BYTES = 16_000_000
 
 
@@ -69,23 +68,6 @@ class RunFileError(ValueError):
 
 
 EVAL_SEED = 1_000_000
-
-
-@dataclass(frozen=True)
-class Elite:
-    """The best candidate so far, as the next prompt shows it."""
-
-    record: CandidateRecord
-    source: str
-    reflection: str
-
-    @property
-    def generation(self) -> int:
-        return self.record.generation
-
-    @property
-    def index(self) -> int:
-        return self.record.index
 
 
 @dataclass(frozen=True)
@@ -102,25 +84,6 @@ class RunResult:
         if self.best is None:
             return None
         return self.run_dir / self.best.name / "reward.py"
-
-
-def llm_usage(calls: list[dict[str, Any]], prefix: str = "") -> dict[str, Any]:
-    """LLM accounting from ``llm_calls.jsonl`` records (all processes of the run, so it survives resumes).
-
-    ``calls`` counts requests answered by the backend, ``cached_calls`` those answered by the cache (no new
-    tokens or cost). ``cost_usd`` is None when some call had no price (unknown model, replay).
-    """
-    mine = [c for c in calls if str(c.get("request_id", "")).startswith(prefix)]
-    paid = [c for c in mine if c.get("status") == "ok"]
-    costs = [c.get("cost_usd") for c in paid]
-    return {
-        "calls": len(paid),
-        "cached_calls": sum(1 for c in mine if c.get("status") == "cached"),
-        "failed_calls": sum(1 for c in mine if c.get("status") in ("error", "budget_exceeded")),
-        "prompt_tokens": sum(int(c.get("prompt_tokens") or 0) for c in paid),
-        "completion_tokens": sum(int(c.get("completion_tokens") or 0) for c in paid),
-        "cost_usd": None if any(x is None for x in costs) else sum(float(x) for x in costs if x is not None),
-    }
 
 
 def _package_versions() -> dict[str, str]:
@@ -187,65 +150,15 @@ class Loop:
 
     # ----- prompts ---------------------------------------------------------------------------------
     def base_messages(self) -> list[Message]:
-        return [Message("system", system_prompt(self.spec)), Message("user", initial_prompt(self.spec))]
+        return base_messages(self.spec)
 
     def messages_for(self, generation: int, history: list[CandidateRecord]) -> list[Message]:
-        """Generation 0: system + task. Later: also the elite program and its feedback."""
-        messages = self.base_messages()
-        if generation == 0:
-            return messages
-        elite = self.elite(history)
-        last = [r for r in history if r.generation == generation - 1]
-        failures = [
-            {"index": r.index, "status": r.status, "message": short(r.message, PROMPT_FAILURE_CHARS)}
-            for r in last
-            if r.status != "ok"
-        ]
-        ranking = load_ranking(self.store.root, generation - 1) if self.ranker is not None else None
-        if ranking is not None:  # ICPL: the LLM sees the ranking (best and worst programs), not fitness values
-            text = preference_prompt(self.store.root, ranking)
-            if failures:
-                text += "\n" + render("failures", failures=failures, generation=generation - 1)
-            messages.append(Message("user", text))
-            return messages
-        if elite is not None:
-            messages.append(Message("assistant", f"```python\n{elite.source.strip()}\n```"))
-            messages.append(
-                Message("user", render("reflection", best=elite, failures=failures, generation=generation - 1))
-            )
-            return messages
-        # nothing worked yet: show one failed program and its error (Eureka's execution-error feedback)
-        failed = next((r for r in last if (self._cand_dir(r) / "reward.py").exists()), None)
-        if failed is not None:
-            source = (self._cand_dir(failed) / "reward.py").read_text()
-            messages.append(Message("assistant", f"```python\n{source.strip()}\n```"))
-            messages.append(
-                Message(
-                    "user",
-                    render("execution_error", status=failed.status, message=short(failed.message, 1500)),
-                )
-            )
-        return messages
+        """Generation 0: system + task. Later: also the elite program and its feedback (see :mod:`selection`)."""
+        return next_messages(self.spec, self.store.root, generation, history, ranked=self.ranker is not None)
 
     def elite(self, history: list[CandidateRecord]) -> Elite | None:
-        """Best candidate by trusted fitness over all generations so far (ties: earliest).
-
-        A free-form goal has no fitness: the elite is the best of the latest ranking.
-        """
-        ok = [r for r in history if r.status == "ok" and r.fitness is not None and math.isfinite(r.fitness)]
-        if not ok:
-            return None
-        if self.spec.free_form:
-            rankings = [load_ranking(self.store.root, g) for g in sorted({r.generation for r in ok})]
-            latest = [x for x in rankings if x is not None]
-            if not latest:
-                return None
-            ranking = latest[-1]
-            best = next(r for r in ok if r.generation == ranking.generation and r.name.endswith(ranking.best))
-        else:
-            best = max(ok, key=lambda r: (r.fitness, -r.generation, -r.index))
-        d = self._cand_dir(best)
-        return Elite(record=best, source=(d / "reward.py").read_text(), reflection=(d / "feedback.md").read_text())
+        """Best candidate by trusted fitness over all generations so far (see :func:`selection.find_elite`)."""
+        return find_elite(self.spec, self.store.root, history)
 
     # ----- one candidate ---------------------------------------------------------------------------
     def _cand_dir(self, r: CandidateRecord) -> Path:
@@ -434,62 +347,15 @@ class Loop:
         return RunResult(self.store.root, elite.record if elite else None, stopped, summary)
 
     def _write_summary(self, history: list[CandidateRecord], wall: float, stopped: str | None) -> dict[str, Any]:
-        elite = self.elite(history)
-        calls = read_jsonl(self.store.llm_calls_path)
-        per_gen = []
-        for g in sorted({r.generation for r in history}):
-            fits = [r.fitness for r in history if r.generation == g and r.fitness is not None]
-            per_gen.append(
-                {
-                    "generation": g,
-                    "best_fitness": max(fits) if fits else None,
-                    "mean_fitness": sum(fits) / len(fits) if fits else None,
-                    "llm": llm_usage(calls, prefix=f"gen_{g:03d}/"),
-                    "candidates": [
-                        {"index": r.index, "status": r.status, "fitness": r.fitness}
-                        for r in history
-                        if r.generation == g
-                    ],
-                }
-            )
-        checks: Counter[str] = Counter()
-        for r in history:
-            path = self._cand_dir(r) / "trajectory_check.json"
-            if path.exists():
-                checks[str(read_json(path).get("status"))] += 1
-        rankings = []
-        for g in sorted({r.generation for r in history}):
-            ranking = load_ranking(self.store.root, g)
-            if ranking is not None:
-                rankings.append({"generation": g, "who": ranking.who, "best": ranking.best, "worst": ranking.worst})
-        summary: dict[str, Any] = {
-            "run_id": self.store.run_id,
-            "task": self.spec.id,
-            "finished_generations": len(per_gen),
-            "generations": self.config.generations,
-            "stopped": stopped,
-            "best": None
-            if elite is None
-            else {
-                "candidate": elite.record.name,
-                "fitness": elite.record.fitness,
-                "fitness_std": elite.record.fitness_std,
-                "program": str(Path(elite.record.name) / "reward.py"),
-                "source": elite.source,
-            },
-            "fitness_per_generation": per_gen,
-            "status_counts": dict(Counter(r.status for r in history)),
-            "trajectory_check": {
-                "checked": sum(checks.values()),
-                **{k: checks.get(k, 0) for k in ("pass", "fail", "skipped", "error")},
-                "training_runs_saved": sum(1 for r in history if r.status == "trajectory_rejected"),
-            },
-            "rankings": rankings,
-            "llm": {"model": self.client.model, **llm_usage(calls)},
-            "wall_time_s": round(wall, 2),
-        }
-        atomic_write_json(self.store.summary_path, summary)
-        return summary
+        return write_summary(
+            self.spec,
+            self.store,
+            history,
+            generations=self.config.generations,
+            model=self.client.model,
+            wall=wall,
+            stopped=stopped,
+        )
 
 
 def _make_client(config: RunConfig, store: RunStore) -> LLMClient:

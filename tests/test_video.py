@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 from pathlib import Path
@@ -101,13 +102,10 @@ def test_policy_errors_propagate_and_leave_no_file(tmp_path: Path) -> None:
 
 
 def test_render_error_is_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = get_task("MountainCar-Flag-v1")
-    import eureka_kit.preferences.video as video
-
     def bad_draw(env: object, width: int, height: int) -> np.ndarray:
         return np.zeros((4,), dtype=np.uint8)
 
-    monkeypatch.setattr(video, "_NUMPY_DRAWERS", {spec.env_id: bad_draw})
+    spec = dataclasses.replace(get_task("MountainCar-Flag-v1"), draw_frame=bad_draw)  # the task's own drawer
     monkeypatch.setattr(type(spec.make_env().unwrapped), "render", _raise_missing_pygame)
     result = record_video(spec, lambda obs: np.zeros(1), tmp_path / "bad.mp4", seed=0, max_steps=3)
     assert result.status == "render_error"

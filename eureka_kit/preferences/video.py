@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from eureka_kit.tasks.kinds import get_kind
 from eureka_kit.tasks.spec import TaskSpec
 
 VideoStatus = Literal["ok", "render_error"]
@@ -150,16 +151,6 @@ def ensure_gl_backend() -> str:
     )
 
 
-def _is_mujoco(env_id: str) -> bool:
-    import gymnasium as gym
-
-    try:
-        entry = gym.spec(env_id).entry_point
-    except Exception:
-        return False
-    return isinstance(entry, str) and "mujoco" in entry.lower()
-
-
 def _accepts_size(env_id: str) -> bool:
     """Whether the env's constructor takes ``width``/``height`` (gymnasium's MuJoCo envs do)."""
     import gymnasium as gym
@@ -196,51 +187,6 @@ def _make_render_env(spec: TaskSpec, width: int, height: int) -> Any:
     # TaskSpec.make_env takes no overrides: the same call as make_env, plus the frame size.
     kwargs: dict[str, Any] = {**dict(spec.env_kwargs), **size}
     return gym.make(spec.env_id, max_episode_steps=spec.max_episode_steps, render_mode="rgb_array", **kwargs)
-
-
-# ------------------------------------------------------------------------------------------ NumPy fallback
-
-
-def _draw_mountain_car(env: Any, width: int, height: int) -> np.ndarray:
-    """A frame of MountainCarContinuous (hill, flag, car) drawn with NumPy, for machines without pygame."""
-    u = env.unwrapped
-    lo, hi = float(u.min_position), float(u.max_position)
-    img = np.full((height, width, 3), 255, dtype=np.uint8)
-
-    def hill(x: np.ndarray | float) -> Any:
-        return np.sin(3 * np.asarray(x)) * 0.45 + 0.55
-
-    def to_px(x: float, y: float) -> tuple[float, float]:
-        return (x - lo) / (hi - lo) * (width - 1), (1.0 - y / 1.3) * (height - 1)
-
-    cols = np.arange(width)
-    xs = lo + cols / (width - 1) * (hi - lo)
-    ground = (1.0 - hill(xs) / 1.3) * (height - 1)
-    rows = np.arange(height)[:, None]
-    img[rows >= ground[None, :]] = (200, 200, 200)
-    img[(np.abs(rows - ground[None, :]) <= 1)] = (0, 0, 0)
-    # Flag: a pole and a yellow pennant at the goal.
-    gx, gy = to_px(float(u.goal_position), float(hill(u.goal_position)))
-    pole = max(10, height // 8)
-    c0 = round(gx)
-    img[max(0, round(gy) - pole) : max(0, round(gy)), max(0, c0 - 1) : c0 + 1] = (0, 0, 0)
-    img[max(0, round(gy) - pole) : max(0, round(gy) - pole + pole // 3), c0 + 1 : c0 + 1 + pole // 2] = (
-        204,
-        204,
-        0,
-    )
-    # Car: a dark disc on the track at its position.
-    pos = float(u.state[0])
-    cx, cy = to_px(pos, float(hill(pos)))
-    r = max(3, height // 24)
-    yy, xx = np.mgrid[0:height, 0:width]
-    img[(xx - cx) ** 2 + (yy - (cy - r)) ** 2 <= r * r] = (40, 40, 200)
-    return img
-
-
-_NUMPY_DRAWERS: dict[str, Callable[[Any, int, int], np.ndarray]] = {
-    "MountainCarContinuous-v0": _draw_mountain_car,
-}
 
 
 # ------------------------------------------------------------------------------------------ recording
@@ -320,7 +266,7 @@ def record_video(
         return VideoResult("render_error", out_path, 0, 0.0, backend, message, wall_s=time.monotonic() - started)
 
     backend: str | None = None
-    if _is_mujoco(spec.env_id):
+    if get_kind(spec.kind).renderer == "mujoco":
         try:
             backend = ensure_gl_backend()
         except RenderError as e:
@@ -337,7 +283,7 @@ def record_video(
         except Exception as e:
             from gymnasium.error import DependencyNotInstalled
 
-            drawer = _NUMPY_DRAWERS.get(spec.env_id)
+            drawer = spec.draw_frame
             if not isinstance(e, DependencyNotInstalled) or drawer is None:
                 return failed(f"{spec.env_id}: render() failed: {type(e).__name__}: {e}", backend)
             backend = "numpy"

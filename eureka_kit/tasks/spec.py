@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from eureka_kit.tasks.kinds import get_kind
+
 State = dict[str, np.ndarray]
 """Named state variables of ONE env at one step (no leading batch dimension)."""
 
@@ -40,6 +42,9 @@ is added by the framework.
 
 BaselineReward = Callable[[Mapping[str, np.ndarray]], np.ndarray]
 """Recompute the env's own reward from a *batched* state (including ``action``); returns shape (N,)."""
+
+FrameDrawer = Callable[[Any, int, int], np.ndarray]
+"""``draw(env, width, height) -> (height, width, 3) uint8``: a frame of the env's current state."""
 
 FitnessStep = Callable[[Mapping[str, np.ndarray]], np.ndarray]
 """Per-step fitness value from a *batched* state; returns shape (N,)."""
@@ -191,6 +196,8 @@ class TaskSpec:
     """The environment kind (:mod:`eureka_kit.tasks.kinds`): how to build, render and train on this task's env."""
     analysis: AnalysisVars | None = None
     """Roles of state variables for the trajectory analyzer; ``None``: guessed from the variable names."""
+    draw_frame: FrameDrawer | None = None
+    """Draws a frame of the env with NumPy when its own renderer is unavailable (e.g. no pygame); optional."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env_kwargs", _freeze(self.env_kwargs))
@@ -199,6 +206,7 @@ class TaskSpec:
             raise ValueError(f"task {self.id}: duplicate state variable names in {names}")
         if "action" not in names:
             raise ValueError(f"task {self.id}: state must declare 'action' (the applied action)")
+        get_kind(self.kind)  # an unknown kind fails at registration, listing the valid ones
 
     @property
     def free_form(self) -> bool:

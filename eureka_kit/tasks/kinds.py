@@ -1,0 +1,102 @@
+"""Environment kinds: what the trainer, the trusted evaluator, the video recorder and the analyzer need from a task.
+
+A task names its kind (:attr:`~eureka_kit.tasks.spec.TaskSpec.kind`); a new
+family of environments (a grid world, a survival game) is one new
+:class:`EnvKind` and one :func:`register_kind` call, not edits across the
+stages. The task-specific pieces live in the spec itself
+(:attr:`~eureka_kit.tasks.spec.TaskSpec.analysis`,
+:attr:`~eureka_kit.tasks.spec.TaskSpec.draw_frame`); the kind holds what a whole
+family shares:
+
+- ``observations`` / ``actions``: the spaces the policy networks are built for
+  (``vector``: a flat float vector, ``box``: bounded continuous actions);
+- ``policy_family``: the network the backends build and the evaluator rebuilds;
+- ``renderer``: how frames are made (``mujoco``: an offscreen OpenGL context,
+  set up once; ``env``: the env's own ``render()``);
+- ``batched_physics``: whether the batched engines (:mod:`eureka_kit.sim`) can
+  simulate it (they also need a batched definition of the task).
+
+::
+
+    kind = get_kind(spec.kind)     # an unknown name lists the valid ones
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Literal
+
+ObservationKind = Literal["vector"]
+ActionKind = Literal["box"]
+PolicyFamily = Literal["mlp"]
+Renderer = Literal["mujoco", "env"]
+
+
+@dataclass(frozen=True)
+class EnvKind:
+    """One family of environments (see the module docstring)."""
+
+    name: str
+    description: str
+    observations: ObservationKind
+    actions: ActionKind
+    policy_family: PolicyFamily
+    renderer: Renderer
+    batched_physics: bool
+
+
+class UnknownKindError(KeyError):
+    """A task names an environment kind that is not registered."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+_KINDS: dict[str, EnvKind] = {}
+
+
+def register_kind(kind: EnvKind) -> EnvKind:
+    """Add an environment kind; a different kind under a taken name is an error."""
+    if kind.name in _KINDS and _KINDS[kind.name] != kind:
+        raise ValueError(f"environment kind {kind.name!r} is already registered")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def kind_names() -> list[str]:
+    return sorted(_KINDS)
+
+
+def get_kind(name: str) -> EnvKind:
+    """The registered kind ``name``; :class:`UnknownKindError` listing the valid ones otherwise."""
+    try:
+        return _KINDS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_KINDS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnknownKindError(f"unknown environment kind {name!r}.{hint} Valid: {', '.join(kind_names())}") from None
+
+
+MUJOCO = register_kind(
+    EnvKind(
+        name="mujoco",
+        description="continuous control on MuJoCo through gymnasium (vector observations, bounded actions)",
+        observations="vector",
+        actions="box",
+        policy_family="mlp",
+        renderer="mujoco",
+        batched_physics=True,
+    )
+)
+CLASSIC = register_kind(
+    EnvKind(
+        name="classic",
+        description="gymnasium classic control (vector observations, bounded actions, drawn by the env)",
+        observations="vector",
+        actions="box",
+        policy_family="mlp",
+        renderer="env",
+        batched_physics=False,
+    )
+)
