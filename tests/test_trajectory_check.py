@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from eureka_kit.feedback import score_child
 from eureka_kit.feedback.card_check import TrajectoryCheck, TrajectoryStore, check_trajectories
 from eureka_kit.feedback.score_child import ScoresFormatError, read_scores, score_trajectories
-from eureka_kit.feedback.trajectory import Trajectory, collect_trajectory, from_states
+from eureka_kit.feedback.trajectory import Trajectory, collect_trajectory, from_states, save_trajectories
+from eureka_kit.sandbox.protocol import ERROR_FILE, EXIT_REPORTED_ERROR, EXIT_USAGE, read_error
 from eureka_kit.sandbox.runner import Limits
 from eureka_kit.tasks.registry import get_task
 
@@ -186,3 +188,22 @@ def test_read_scores_rejects_bad_outputs(tmp_path: Path) -> None:
     np.savez(path, **dict(good, component_names=np.array([{"x": 1}], dtype=object)))
     with pytest.raises(ScoresFormatError):
         read_scores(path, [3])
+
+
+def test_score_child_follows_the_child_protocol(tmp_path: Path) -> None:
+    """Run in-process (no seccomp filter without EUREKA_SECCOMP): usage error, a program error as an error file."""
+    assert score_child.main(["too", "few"]) == EXIT_USAGE
+    trajectories = [velocity_trajectory(1.0), velocity_trajectory(2.0)]
+    save_trajectories(tmp_path / "t.npz", trajectories)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.npz"]  # atomic: no temporary file, no "t.npz.npz"
+    (tmp_path / "reward.py").write_text(CRASHING)
+    argv = [CHEETAH.id, str(tmp_path / "reward.py"), str(tmp_path / "t.npz"), str(tmp_path / "scores.npz")]
+    assert score_child.main(argv) == EXIT_REPORTED_ERROR
+    error = read_error(tmp_path / ERROR_FILE)
+    assert error is not None and error.kind == "reward_error" and "ZeroDivisionError" in error.message
+    assert not (tmp_path / "scores.npz").exists()
+    (tmp_path / "reward.py").write_text(FORWARD)
+    assert score_child.main(argv) == 0
+    first, second = read_scores(tmp_path / "scores.npz", [10, 10])
+    assert first.mean < second.mean and list(first.components) == ["forward", "ctrl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["error.json", "reward.py", "scores.npz", "t.npz"]

@@ -23,11 +23,15 @@ Test (:func:`check_trajectories`)
     than the best-scoring failed one; it is ``skipped`` with fewer than
     :data:`MIN_LABELLED` successful or failed trajectories, and ``error`` when
     the program cannot be run on them (the message says why).
+
+Not to be confused with the reward critic (:mod:`eureka_kit.reward.critic`,
+run by :mod:`eureka_kit.reward.check_runner`), which checks a program's
+source and its outputs on smoke batches; this check judges what the program
+prefers, on real episodes.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -39,6 +43,7 @@ import numpy as np
 
 from eureka_kit.feedback.score_child import SCORE_LIMITS, score_trajectories
 from eureka_kit.feedback.trajectory import MAX_TRAJECTORIES, Trajectory, load_trajectories, save_trajectories
+from eureka_kit.files import atomic_write_json, read_bounded_json
 from eureka_kit.sandbox.runner import Limits
 from eureka_kit.tasks.spec import TaskSpec
 
@@ -48,6 +53,8 @@ PASS_THRESHOLD = 0.8
 MIN_LABELLED = 2
 """At least this many successful and this many failed trajectories, else the check is skipped."""
 STORE_FILE = "trajectory_store.json"
+MAX_STORE_META_BYTES = 1_000_000
+"""Largest ``trajectory_store.json`` read (ids of at most ``max_size`` trajectories and the labelling rule)."""
 STORE_TRAJECTORIES = "trajectory_store.npz"
 
 
@@ -150,15 +157,13 @@ class TrajectoryStore:
             "per_candidate": self.per_candidate,
             "max_size": self.max_size,
         }
-        tmp = folder / (STORE_FILE + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=1))
-        tmp.replace(folder / STORE_FILE)
+        atomic_write_json(folder / STORE_FILE, meta)
 
     @classmethod
     def load(cls, folder: Path, spec: TaskSpec) -> TrajectoryStore:
         """Read a store written by :meth:`save` for the same task."""
         folder = Path(folder)
-        meta = json.loads((folder / STORE_FILE).read_text())
+        meta = read_bounded_json(folder / STORE_FILE, MAX_STORE_META_BYTES)
         if meta.get("task_id") != spec.id:
             raise ValueError(f"the trajectory store in {folder} is for task {meta.get('task_id')!r}, not {spec.id!r}")
         store = cls(

@@ -7,9 +7,10 @@ Child entry point::
 It loads the trajectories (:func:`eureka_kit.feedback.trajectory.load_trajectories`),
 calls ``compute_reward`` once per trajectory with all its steps as one batch
 (``N = T``) and writes every step's total and components to ``scores.npz``
-(plain arrays, no pickle). When the program fails it writes ``error.json``
-(``{"message": ...}``, a message fit for the LLM) and exits with
-:data:`eureka_kit.sandbox.protocol.EXIT_REPORTED_ERROR`.
+(plain arrays, no pickle). It follows the child protocol of
+:mod:`eureka_kit.sandbox.protocol`: when the program fails it writes
+``error.json`` (kind ``reward_error``, a message fit for the LLM) and exits
+with :data:`~eureka_kit.sandbox.protocol.EXIT_REPORTED_ERROR`.
 
 The parent side, :func:`score_trajectories`, runs that child through
 :func:`eureka_kit.sandbox.runner.run_child` and validates what it wrote (types,
@@ -20,7 +21,6 @@ fitness never does.
 
 from __future__ import annotations
 
-import json
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -37,7 +37,17 @@ from eureka_kit.feedback.trajectory import (
     load_trajectories,
     save_trajectories,
 )
-from eureka_kit.sandbox.protocol import EXIT_REPORTED_ERROR
+from eureka_kit.files import atomic_path, atomic_write_text
+from eureka_kit.sandbox.protocol import (
+    ERROR_FILE,
+    EXIT_OUT_OF_MEMORY,
+    EXIT_REPORTED_ERROR,
+    EXIT_USAGE,
+    bounded,
+    child_argv,
+    read_error,
+    write_error,
+)
 from eureka_kit.sandbox.runner import Limits, run_child
 from eureka_kit.tasks.spec import TaskSpec
 
@@ -49,13 +59,12 @@ SCORE_LIMITS = Limits(wall_s=120.0, address_space_mb=4096, heartbeat_s=None, max
 MAX_COMPONENTS = 32
 MAX_NAME_CHARS = 64
 MAX_SCORES_BYTES = 64 * 1024 * 1024
-MAX_MESSAGE_CHARS = 2000
 
 REWARD_FILE = "reward.py"
 TRAJECTORIES_FILE = "trajectories.npz"
 SCORES_FILE = "scores.npz"
-ERROR_FILE = "error.json"
 LOG_FILE = "score.log"
+TAG = "score_child"
 
 
 class ScoringError(RuntimeError):
@@ -220,13 +229,31 @@ def write_scores(path: Path, scores: Sequence[TrajectoryScores]) -> None:
         arrays[f"components_{i:03d}"] = (
             np.stack([s.components[k] for k in names]) if names else np.zeros((0, s.length), dtype=np.float64)
         )
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
-    tmp.replace(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: np.savez would add ".npz" to a name
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
 
 
 def main(argv: list[str]) -> int:
-    task_id, reward_path, trajectories_path, out_path = argv
+    """The child: exit 0 with ``scores.npz``, or an error file and an ``EXIT_*`` code of the child protocol."""
+    if len(argv) != 4:
+        usage = "python -m eureka_kit.feedback.score_child TASK reward.py trajectories.npz scores.npz"
+        print(f"usage: {usage} (got {argv!r})", file=sys.stderr)
+        return EXIT_USAGE
+    folder = Path(argv[3]).parent
+    try:
+        return _score(*argv)
+    except ScoringError as e:
+        write_error("reward_error", str(e), folder, tag=TAG)
+        return EXIT_REPORTED_ERROR
+    except MemoryError:
+        write_error("memory_error", "scoring the stored trajectories ran out of memory", folder, tag=TAG)
+        return EXIT_OUT_OF_MEMORY
+    except Exception:
+        write_error("internal_error", traceback.format_exc(), folder, tag=TAG)
+        return EXIT_REPORTED_ERROR
+
+
+def _score(task_id: str, reward_path: str, trajectories_path: str, out_path: str) -> int:
     import torch
 
     torch.set_num_threads(1)
@@ -236,13 +263,7 @@ def main(argv: list[str]) -> int:
     spec = get_task(task_id)
     trajectories = load_trajectories(trajectories_path)
     lock_down()  # the seccomp filter, before the untrusted program is loaded
-    try:
-        scores = compute_scores(spec, Path(reward_path).read_text(), trajectories, filename=reward_path)
-    except ScoringError as e:
-        error = Path(out_path).with_name(ERROR_FILE)
-        error.write_text(json.dumps({"message": str(e)[:MAX_MESSAGE_CHARS]}))
-        print(f"ScoringError: {e}", file=sys.stderr)
-        return EXIT_REPORTED_ERROR
+    scores = compute_scores(spec, Path(reward_path).read_text(), trajectories, filename=reward_path)
     write_scores(Path(out_path), scores)
     return 0
 
@@ -289,16 +310,6 @@ def _checked(z: Any, key: str, shape: tuple[int, ...]) -> np.ndarray:
     return a.astype(np.float64)
 
 
-def _read_error(path: Path) -> str | None:
-    try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read(16_384).decode("utf-8", errors="replace"))
-        msg = data.get("message") if isinstance(data, dict) else None
-        return str(msg)[:MAX_MESSAGE_CHARS] if msg else None
-    except (OSError, ValueError):
-        return None
-
-
 def score_trajectories(
     spec: TaskSpec,
     source: str,
@@ -320,20 +331,11 @@ def score_trajectories(
     if not trajectories:
         return ProgramScores("ok", "no trajectories to score")
     lengths = [min(t.length, MAX_STEPS_PER_TRAJECTORY) for t in trajectories]
-    (workdir / REWARD_FILE).write_text(source)
+    atomic_write_text(workdir / REWARD_FILE, source)
     save_trajectories(workdir / TRAJECTORIES_FILE, trajectories)
     for stale in (SCORES_FILE, ERROR_FILE):
         (workdir / stale).unlink(missing_ok=True)
-    argv = [
-        sys.executable,
-        "-P",
-        "-m",
-        "eureka_kit.feedback.score_child",
-        spec.id,
-        REWARD_FILE,
-        TRAJECTORIES_FILE,
-        SCORES_FILE,
-    ]
+    argv = child_argv("eureka_kit.feedback.score_child", spec.id, REWARD_FILE, TRAJECTORIES_FILE, SCORES_FILE)
     outcome = run_child(argv, cwd=workdir, limits=limits, log_path=workdir / LOG_FILE)
     if outcome.status == "ok":
         try:
@@ -349,9 +351,14 @@ def score_trajectories(
     elif outcome.status == "out_of_memory":
         message = "scoring stored trajectories with the reward function exhausted memory; avoid huge tensors"
     else:
-        reported = _read_error(workdir / ERROR_FILE)
-        message = reported or f"the reward function crashed while scoring stored trajectories: {outcome.message}"
-    return ProgramScores(outcome.status, message[:MAX_MESSAGE_CHARS], wall_s=outcome.wall_s)
+        reported = read_error(workdir / ERROR_FILE)
+        if reported is not None and reported.kind == "reward_error":
+            message = reported.message
+        elif reported is not None:
+            message = f"scoring stored trajectories failed ({reported.kind}): {reported.message}"
+        else:
+            message = f"the reward function crashed while scoring stored trajectories: {outcome.message}"
+    return ProgramScores(outcome.status, bounded(message), wall_s=outcome.wall_s)
 
 
 if __name__ == "__main__":

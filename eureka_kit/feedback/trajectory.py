@@ -17,7 +17,6 @@ episodes after at most 1000 steps, so nothing is cut in practice.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from eureka_kit.files import atomic_path
 from eureka_kit.tasks.spec import TaskSpec
 
 MAX_STEPS_PER_TRAJECTORY = 1000
@@ -247,10 +247,8 @@ def save_trajectories(path: Path | str, trajectories: Sequence[Trajectory]) -> N
         arrays[p + "fitness_steps"] = np.asarray(tr.fitness_steps)
         arrays[p + "env_rewards"] = np.asarray(tr.env_rewards)
         arrays[p + "meta"] = np.array([tr.terminated, tr.truncated, tr.fitness, tr.seed], dtype=np.float64)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, path)
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:  # a file object: np.savez would add ".npz" to a name
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
 
 
 def load_trajectories(path: Path | str) -> list[Trajectory]:
