@@ -215,3 +215,25 @@ def test_records_validate_their_fields() -> None:
         SamplingParams(temperature=3.0)
     with pytest.raises(ValueError, match="request_id"):
         LLMClient(FakeBackend()).sample(MSGS, request_id="")
+
+
+def test_paid_answer_is_logged_before_it_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed right after an answer arrived: the call is in llm_calls.jsonl as paid, never only as cached."""
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"key": "*", "text": "some answer"}\n')
+    log = tmp_path / "run" / "llm_calls.jsonl"
+    client = make_client("replay", replay_path=path, cache_dir=tmp_path / "cache", calls_log=log)
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise SystemExit("killed while caching")
+
+    monkeypatch.setattr(ResponseCache, "put", killed)
+    with pytest.raises(SystemExit):
+        client.sample(MSGS, n=2, request_id="gen_000/initial")
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["request_id"], r["status"]) for r in lines] == [("gen_000/initial", "ok")]
+    monkeypatch.undo()
+    resumed = make_client("replay", replay_path=path, cache_dir=tmp_path / "cache", calls_log=log)
+    resumed.sample(MSGS, n=2, request_id="gen_000/initial")  # nothing was cached: asked (and logged) again
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["status"] for r in lines] == ["ok", "ok"]

@@ -424,10 +424,12 @@ class LLMClient:
             raise
         latency = time.monotonic() - start
         priced = [self._priced(c, i) for c, i in zip(got, indices, strict=False)]
+        # the paid call is logged before its answers are cached: a process killed in between loses no accounting
+        # (the answers are fetched, and logged, again after a resume) and never leaves a cached answer unpaid
+        self._record(self._ok_record(request_id, priced, latency, info))
         if self.cache is not None:
             for c in priced:
                 self.cache.put(keys[c.sample_index], materials[c.sample_index], dataclasses.replace(c, cost_usd=None))
-        self._record(self._ok_record(request_id, priced, latency, info))
         return priced
 
     def _priced(self, c: Completion, index: int) -> Completion:
