@@ -318,6 +318,11 @@ class Loop:
     def run(self) -> RunResult:
         started = time.monotonic()
         previous_wall = 0.0
+        if not self.store.summary_path.exists() and any(self.store.root.glob("gen_*")):
+            self.progress.log(
+                f"{self.store.summary_path.name} is missing: it is rebuilt from the candidates' files; its wall time "
+                "counts from this resume only"
+            )
         if self.store.summary_path.exists():
             try:
                 previous_wall = float(read_bounded_json(self.store.summary_path, MAX_RUN_FILE_BYTES)["wall_time_s"])

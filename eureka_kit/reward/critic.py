@@ -2,7 +2,7 @@
 
 Like Gymnasium's ``check_env`` for envs, :func:`check_program` catches a wrong
 reward program early and explains what is wrong in words that go straight
-back to the LLM. It checks the contract of DESIGN.md ("Reward program
+back to the LLM. It checks the reward-program contract (docs/architecture.md, "Reward program
 contract") in parts, each in its own module:
 
 * static checks (:mod:`~eureka_kit.reward.static_checks`, nothing is executed):

@@ -1,6 +1,6 @@
 """Reward programs: compile LLM-written source and call it on batched state.
 
-The contract (DESIGN.md)::
+The contract (docs/architecture.md, "Reward programs")::
 
     def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]
 

@@ -1,6 +1,6 @@
 """The run store: everything a run produces lands in ``runs/<run-id>/``.
 
-Layout (DESIGN.md)::
+Layout (docs/architecture.md, "Run folder")::
 
     config.json              resolved config, package versions, task id, LLM model
     llm_cache/               content-addressed LLM responses (resume makes no new calls)
