@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
-from eureka_kit.config import LLMKind, RankerKind, RunConfig
+from eureka_kit.config import LLMKind, RunConfig
+from eureka_kit.preferences.ranking import RankerKind
 
 
 def examples_dir() -> Path:
@@ -245,7 +246,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from eureka_kit.evaluation.final_eval import evaluate_run, format_table
+    from eureka_kit.final_eval import evaluate_run, format_table
     from eureka_kit.loop import prepare_sandbox
 
     prepare_sandbox(args.sandbox)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from eureka_kit.preferences.ranking import RankerKind
+
 LLMKind = Literal["openai", "replay"]
-RankerKind = Literal["none", "human", "synthetic"]
 SandboxKind = Literal["strict", "basic"]
 
 

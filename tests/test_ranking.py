@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,13 @@ import pytest
 
 from eureka_kit.preferences.ranking import (
     MAX_COMMENT_BYTES,
+    MAX_RANKING_BYTES,
+    RANKED_BY,
+    RANKER_KINDS,
     FitnessRanker,
+    RankedBy,
     Ranker,
+    RankerKind,
     Ranking,
     RankingError,
     RankItem,
@@ -87,6 +93,19 @@ def test_missing_fields_and_malformed_files(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(RankingError, match="not valid JSON"):
         load_ranking(tmp_path, 0)
+    path.write_bytes(b" " * (MAX_RANKING_BYTES + 1))
+    with pytest.raises(RankingError, match=f"larger than {MAX_RANKING_BYTES} bytes"):
+        load_ranking(tmp_path, 0)
+
+
+def test_ranker_kind_has_one_definition() -> None:
+    """``--ranker`` choices (config, CLI) and the steering code share the one definition of ``RankerKind``."""
+    from eureka_kit import cli, config
+    from eureka_kit.preferences import steer
+
+    assert config.RankerKind is cli.RankerKind is steer.RankerKind is RankerKind
+    assert RANKER_KINDS == ("none", "human", "synthetic") and RANKED_BY == ("human", "synthetic", "fitness")
+    assert typing.get_type_hints(Ranking)["who"] is RankedBy
 
 
 def test_check_candidates() -> None:

@@ -29,11 +29,17 @@ from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 
+from eureka_kit.files import UntrustedFileError, atomic_write_json, read_bounded_json
 from eureka_kit.run.records import CandidateRecord
-from eureka_kit.run.store import atomic_write_json, read_json
 
-RankerKind = Literal["human", "synthetic", "fitness"]
+RankerKind = Literal["none", "human", "synthetic"]
+"""Who ranks a run's generations (``RunConfig.ranker``, ``--ranker``): nobody (fitness-driven, Eureka), a person
+on the local ranking page, or the synthetic ranker."""
 RANKER_KINDS: tuple[str, ...] = get_args(RankerKind)
+
+RankedBy = Literal["human", "synthetic", "fitness"]
+"""Who made a stored :class:`Ranking` (``fitness``: ordered by fitness, e.g. when no person answered in time)."""
+RANKED_BY: tuple[str, ...] = get_args(RankedBy)
 
 MAX_COMMENT_BYTES = 10_000
 """Longest comment (UTF-8 bytes), per candidate and for the whole generation."""
@@ -42,6 +48,10 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 """Candidate names: a folder name such as ``cand_03``, no path separators."""
 
 RANKING_FILE = "ranking.json"
+MAX_RANKING_BYTES = 4_000_000
+"""Largest ``ranking.json`` read (comments of up to :data:`MAX_COMMENT_BYTES` per candidate)."""
+MAX_RECORD_BYTES = 1_000_000
+"""Largest ``candidate.json`` read."""
 VIDEO_FILE = "rollout.mp4"
 
 
@@ -94,7 +104,7 @@ class Ranking:
     """
 
     generation: int
-    who: RankerKind
+    who: RankedBy
     order: tuple[str, ...]
     best: str
     worst: str
@@ -106,8 +116,8 @@ class Ranking:
     def __post_init__(self) -> None:
         if isinstance(self.generation, bool) or not isinstance(self.generation, int) or self.generation < 0:
             raise RankingError(f"generation must be a non-negative integer, got {self.generation!r}")
-        if self.who not in RANKER_KINDS:
-            raise RankingError(f"who must be one of {', '.join(RANKER_KINDS)}, got {self.who!r}")
+        if self.who not in RANKED_BY:
+            raise RankingError(f"who must be one of {', '.join(RANKED_BY)}, got {self.who!r}")
         if not isinstance(self.order, (tuple, list)) or not self.order:
             raise RankingError("order must be a non-empty list of candidate names")
         object.__setattr__(self, "order", tuple(self.order))
@@ -206,9 +216,9 @@ def load_ranking(run_dir: Path, generation: int) -> Ranking | None:
     if not path.is_file():
         return None
     try:
-        data = read_json(path)
-    except ValueError as e:
-        raise RankingError(f"{path} is not valid JSON: {e}") from None
+        data = read_bounded_json(path, MAX_RANKING_BYTES)
+    except UntrustedFileError as e:
+        raise RankingError(str(e)) from None
     try:
         return Ranking.from_json(data)
     except RankingError as e:
@@ -227,7 +237,7 @@ def load_items(run_dir: Path, generation: int, *, video_name: str = VIDEO_FILE) 
         record_path, program = cand / "candidate.json", cand / "reward.py"
         if not record_path.is_file() or not program.is_file():
             continue
-        record = CandidateRecord.from_json(read_json(record_path))
+        record = CandidateRecord.from_json(read_bounded_json(record_path, MAX_RECORD_BYTES))
         if record.status != "ok":
             continue
         video = cand / video_name

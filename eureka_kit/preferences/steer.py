@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
 
 from eureka_kit.evaluation.evaluator import load_actor
 from eureka_kit.preferences.ranking import (
     VIDEO_FILE,
     Ranker,
+    RankerKind,
     Ranking,
     SyntheticRanker,
     load_items,
@@ -29,10 +29,10 @@ from eureka_kit.preferences.video import RenderError, VideoResult, record_video
 from eureka_kit.prompting import render
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.tasks.spec import TaskSpec
+from eureka_kit.training.job import TrainJob
 
 log = logging.getLogger(__name__)
 
-RankerKind = Literal["none", "human", "synthetic"]
 VIDEO_SEED = 123
 VIDEO_STEPS = 200
 
@@ -66,7 +66,7 @@ def record_videos(spec: TaskSpec, run_dir: Path, records: Sequence[CandidateReco
         if r.status != "ok" or out.exists():
             continue
         try:
-            act = load_actor(spec, cand)
+            act = load_actor(spec, cand, TrainJob(task_id=spec.id, reward_kind="baseline", backend=r.backend or "sb3"))
             result = record_video(spec, act, out, seed=VIDEO_SEED, max_steps=VIDEO_STEPS)
         except (RenderError, ValueError, OSError) as e:
             log.warning("no video for %s: %s", r.name, e)

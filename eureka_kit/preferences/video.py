@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from eureka_kit.files import atomic_path
 from eureka_kit.tasks.kinds import get_kind
 from eureka_kit.tasks.spec import TaskSpec
 
@@ -317,40 +318,37 @@ def _write_mp4(path: Path, frames: Iterator[np.ndarray], fps: float) -> tuple[in
     """Encode frames (uint8 RGB, all one even size) as H.264/yuv420p mp4, atomically; returns (count, (w, h))."""
     import imageio_ffmpeg
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.mp4")
     count = 0
     size = (0, 0)
     writer = None
-    try:
-        for frame in frames:
+    with atomic_path(path) as tmp:  # renamed onto path only when every frame was written
+        try:
+            for frame in frames:
+                if writer is None:
+                    size = (frame.shape[1], frame.shape[0])
+                    writer = imageio_ffmpeg.write_frames(
+                        str(tmp),
+                        size,
+                        fps=fps,
+                        codec="libx264",
+                        pix_fmt_in="rgb24",
+                        pix_fmt_out="yuv420p",
+                        quality=None,
+                        macro_block_size=1,
+                        ffmpeg_log_level="error",
+                        # "-f mp4": the temporary file's name does not end in .mp4
+                        output_params=["-preset", "veryfast", "-crf", "26", "-movflags", "+faststart", "-f", "mp4"],
+                    )
+                    writer.send(None)
+                if (frame.shape[1], frame.shape[0]) != size:
+                    raise _FrameError(count, ValueError(f"frame size changed from {size} to {frame.shape[1::-1]}"))
+                writer.send(frame)
+                count += 1
             if writer is None:
-                size = (frame.shape[1], frame.shape[0])
-                writer = imageio_ffmpeg.write_frames(
-                    str(tmp),
-                    size,
-                    fps=fps,
-                    codec="libx264",
-                    pix_fmt_in="rgb24",
-                    pix_fmt_out="yuv420p",
-                    quality=None,
-                    macro_block_size=1,
-                    ffmpeg_log_level="error",
-                    output_params=["-preset", "veryfast", "-crf", "26", "-movflags", "+faststart"],
-                )
-                writer.send(None)
-            if (frame.shape[1], frame.shape[0]) != size:
-                raise _FrameError(count, ValueError(f"frame size changed from {size} to {frame.shape[1::-1]}"))
-            writer.send(frame)
-            count += 1
-        if writer is None:
-            raise _FrameError(0, ValueError("no frames"))
-        writer.close()
-        writer = None
-        os.replace(tmp, path)
-    finally:
-        if writer is not None:
+                raise _FrameError(0, ValueError("no frames"))
             writer.close()
-        if tmp.exists():
-            tmp.unlink()
+            writer = None
+        finally:
+            if writer is not None:
+                writer.close()
     return count, size
