@@ -17,7 +17,6 @@ bounded), read back with :func:`load_rollouts` as :class:`Rollout` records.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -316,10 +315,3 @@ def _run_episodes(spec: TaskSpec, act: Actor, envs: list[Any], seed: int) -> tup
         )
         rollouts.append(Rollout(seed + i, MappingProxyType(traj), np.asarray(rewards[i]), end[0], end[1]))
     return results, rollouts
-
-
-def write_evaluation(path: Path, evaluation: Evaluation) -> None:
-    """Write ``eval.json`` atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(evaluation.to_json(), indent=1))
-    os.replace(tmp, path)
