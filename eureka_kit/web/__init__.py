@@ -1,1 +1,2 @@
-"""Local web pages: the ranking page and dashboard server, and the self-contained report."""
+"""Local web pages: the run dashboard (`dashboard`), the ranking page (`rank_server`), both on the token server of
+`http_base`, and the self-contained report (`report`, with `run_view` and `svg_charts`)."""
