@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from tiny_runs import run_tiny, write_replay
 
-from eureka_kit.evaluation.final_eval import FinalEval, SeedResult, format_table
+from eureka_kit.final_eval import FinalEval, SeedResult, format_table
 from eureka_kit.loop import RunResult
 from eureka_kit.prompting import render
 
@@ -129,7 +129,7 @@ def paths_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
         samples=2,
         generations=2,
         repair_rounds=1,
-        eval_episodes=3,  # 2 candidates x 3 episodes: enough labelled trajectories for gen 1's check
+        eval_episodes=2,  # 2 candidates x 2 episodes: 2 successful and 2 failed trajectories for gen 1's check
         analyzer=True,
         llm_analyzer=True,
         trajectory_check=True,

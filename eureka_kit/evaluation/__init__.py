@@ -1,1 +1,1 @@
-"""Trusted evaluation: fitness from plain policy weights, and the final retraining evaluation of a run."""
+"""Trusted evaluation: fitness and rollouts from plain policy weights (the run's final retraining is eureka_kit.final_eval)."""

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Literal
 
 from eureka_kit.config import RunConfig
-from eureka_kit.evaluation.evaluator import evaluate_policy
+from eureka_kit.executors.base import CandidateJob, run_candidate_job
 from eureka_kit.run.store import RunStore, atomic_write_json, read_json
 from eureka_kit.sandbox.runner import Limits
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.spec import TaskSpec
+from eureka_kit.training.backends import resolve_backend
 from eureka_kit.training.job import TrainJob
-from eureka_kit.training.runner import default_timeout_s, train_candidate
+from eureka_kit.training.runner import default_timeout_s
 
 RewardKind = Literal["program", "baseline", "sparse"]
 LABELS: dict[RewardKind, str] = {"program": "eureka (best)", "baseline": "human", "sparse": "sparse"}
@@ -86,6 +87,8 @@ def _one(
     steps: int,
     n_envs: int,
     episodes: int,
+    backend: str,
+    device: str,
 ) -> SeedResult:
     out = run.root / "final_eval" / f"{reward}_seed{seed}"
     if out.exists():  # a previous eval's weights must never be evaluated in place of this training's
@@ -93,12 +96,20 @@ def _one(
     out.mkdir(parents=True)
     reward_path = best_program if reward == "program" else None
     job = TrainJob(
-        task_id=spec.id, reward_kind=reward, reward_path=reward_path, total_steps=steps, n_envs=n_envs, seed=seed
+        task_id=spec.id,
+        reward_kind=reward,
+        reward_path=reward_path,
+        total_steps=steps,
+        n_envs=n_envs,
+        seed=seed,
+        backend=backend,
+        device=device,
     )
-    train = train_candidate(job, out, Limits(wall_s=default_timeout_s(steps), address_space_mb=4096))
-    if train.status != "ok":
+    limits = Limits(wall_s=default_timeout_s(steps), address_space_mb=4096)
+    outcome = run_candidate_job(CandidateJob(spec, job, out, limits, eval_episodes=episodes, eval_seed=2_000_000))
+    train, ev = outcome.train, outcome.evaluation
+    if train.status != "ok" or ev is None:
         return SeedResult(reward, seed, train.status, None, train.message)
-    ev = evaluate_policy(spec, out, episodes=episodes, seed=2_000_000)
     atomic_write_json(out / "eval.json", ev.to_json())
     if ev.status != "ok":
         return SeedResult(reward, seed, ev.status, None, ev.message)
@@ -123,13 +134,16 @@ def evaluate_run(
     spec = get_task(config.task)
     steps = steps or config.steps or spec.train.total_steps
     n_envs = config.n_envs or spec.train.n_envs
+    backend = resolve_backend(config.backend, spec, config.device)
     best_program = run.root / best["program"]
     kinds: tuple[RewardKind, ...] = ("program", "baseline", "sparse")
     jobs = [(k, s) for k in kinds for s in range(seeds)]
     log(f"retraining {len(jobs)} policies ({', '.join(LABELS[k] for k in kinds)} x {seeds} seeds, {steps} steps each)")
 
     def one(job: tuple[RewardKind, int]) -> SeedResult:
-        result = _one(run, spec, best_program, job[0], job[1], steps, n_envs, config.eval_episodes)
+        result = _one(
+            run, spec, best_program, job[0], job[1], steps, n_envs, config.eval_episodes, backend, config.device
+        )
         if result.fitness is not None:
             fit = f"fitness {result.fitness:.4g}"
         else:
