@@ -1,1 +1,1 @@
-"""Trusted evaluation: fitness and rollouts from plain policy weights (the run's final retraining is eureka_kit.final_eval)."""
+"""Trusted evaluation: fitness and rollouts from plain policy weights (final retraining: ``eureka_kit.final_eval``)."""
