@@ -204,3 +204,29 @@ def test_nothing_worked_prompts_with_the_execution_error(tmp_path: Path) -> None
     assert prompt[3]["content"].strip() == expected.strip()  # ...and the execution-error template with its error
     assert "Executing the reward function above failed (check_error)" in prompt[3]["content"]
     assert "cheetah_speed" in prompt[3]["content"]
+
+
+# ----- long checks (pytest -m expensive) -----------------------------------------------------------------------
+
+
+@pytest.mark.expensive
+def test_training_throughput_benchmark_at_its_real_budget() -> None:
+    """``bench/train_throughput.py`` as documented: 20,000 steps with the reward program and with the env's reward."""
+    import re
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, str(root / "bench" / "train_throughput.py")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr[-3000:]}"
+    rates = {m[0]: float(m[1]) for m in re.findall(r"^\s*(baseline|program): +([\d.]+) env-steps/s", proc.stdout, re.M)}
+    assert set(rates) == {"baseline", "program"} and all(r > 0 for r in rates.values()), proc.stdout
+    ratio = float(re.search(r"ratio program/baseline: ([\d.]+)", proc.stdout)[1])  # type: ignore[index]
+    assert ratio == pytest.approx(rates["program"] / rates["baseline"], rel=0.01)
+    assert ratio > 0.25, f"the reward program makes training {1 / ratio:.1f}x slower:\n{proc.stdout}"
