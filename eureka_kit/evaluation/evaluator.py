@@ -18,7 +18,6 @@ bounded), read back with :func:`load_rollouts` as :class:`Rollout` records.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from eureka_kit.files import atomic_path
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.tasks.state_capture import STATE_KEY, make_env, stack_states
 from eureka_kit.training.backends import Actor, get_backend
@@ -162,9 +162,8 @@ def _summary(state: Mapping[str, np.ndarray]) -> dict[str, float | tuple[float, 
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, eq=False)

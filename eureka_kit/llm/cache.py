@@ -21,13 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from eureka_kit.files import atomic_write_text
 from eureka_kit.llm.base import Completion
 
 log = logging.getLogger(__name__)
@@ -90,12 +89,5 @@ class ResponseCache:
             },
         }
         target = self.path(key)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{key[:16]}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(record, f, ensure_ascii=False, indent=1)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(target, json.dumps(record, ensure_ascii=False, indent=1))
         return target
