@@ -88,3 +88,5 @@ def resolve_backend(choice: BackendChoice, spec: TaskSpec, device: str = "cpu") 
 
 
 register_backend("sb3", "eureka_kit.training.backends.sb3:SB3Backend")
+register_backend("cpu", "eureka_kit.training.backends.batched:CpuBackend")
+register_backend("gpu", "eureka_kit.training.backends.batched:GpuBackend")

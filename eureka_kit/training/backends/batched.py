@@ -1,0 +1,195 @@
+"""The batched training backends: ``cpu`` (MuJoCo on ``mujoco.batch``) and ``gpu`` (MuJoCo Warp), rsl-rl's PPO.
+
+Child side: the task's :class:`~eureka_kit.sim.base.BatchedEnv` with the
+config's number of envs (:mod:`eureka_kit.training.backends.batched_config`),
+``secure_reward()`` once it exists, then :class:`~eureka_kit.training.backends.batched_ppo.BatchedPPO`
+for the budget; writes ``policy.safetensors`` (the actor's weights, plain
+tensors) and ``obs_norm.safetensors`` (SB3's format).
+Trusted side: :meth:`BatchedBackend.load_actor` builds the actor MLP from the
+task and the job, checks and loads the plain tensors, applies the stored
+observation normalization and returns the mean action clipped to the action
+bounds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from eureka_kit.tasks.spec import TaskSpec
+from eureka_kit.training.backends.base import Actor, SecureReward
+from eureka_kit.training.backends.batched_config import OBS_GROUP, BatchedConfig, build_actor, resolve_batched_config
+from eureka_kit.training.episode_stats import StatsRecorder
+from eureka_kit.training.job import OBS_NORM_FILE, POLICY_FILE, ConfigError, TrainJob, TrainStats
+from eureka_kit.training.weights import (
+    WeightsError,
+    check_state_dict,
+    load_obs_norm,
+    load_tensors,
+    plain_state_dict,
+    save_obs_norm,
+    save_tensors,
+)
+
+
+def _missing(*modules: str) -> list[str]:
+    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+
+def _no_physics(spec: TaskSpec) -> str | None:
+    from eureka_kit.sim.physics import NoBatchedPhysicsError, get_physics
+
+    try:
+        get_physics(spec.id)
+    except NoBatchedPhysicsError as e:
+        return str(e)
+    if spec.env_kwargs:
+        return (
+            f"task {spec.id} sets env_kwargs {dict(spec.env_kwargs)}; its batched physics has the env's defaults only"
+        )
+    return None
+
+
+class BatchedBackend:
+    """What the ``cpu`` and ``gpu`` backends share; :meth:`make_env` and :meth:`unavailable` differ."""
+
+    name = "batched"
+    description = ""
+
+    def unavailable(self, spec: TaskSpec, device: str) -> str | None:
+        reason = _no_physics(spec)
+        if reason is not None:
+            return reason
+        missing = _missing("rsl_rl", "tensordict")
+        if missing:
+            return f"{', '.join(missing)} not installed (pip install rsl-rl-lib)"
+        return None
+
+    def make_env(self, spec: TaskSpec, config: BatchedConfig, device: str, seed: int) -> Any:
+        """The task's batched env of ``config.num_envs`` envs on ``device``."""
+        raise NotImplementedError
+
+    def config(self, spec: TaskSpec, job: TrainJob) -> BatchedConfig:
+        return resolve_batched_config(spec, job.total_steps, job.n_envs, job.hyperparams)
+
+    # ------------------------------------------------------------------------------------------ child side
+
+    def train(
+        self, job: TrainJob, spec: TaskSpec, out_dir: Path, secure_reward: SecureReward, recorder: StatsRecorder
+    ) -> TrainStats:
+        from eureka_kit.training.backends.batched_ppo import BatchedPPO, StepReward
+
+        config = self.config(spec, job)
+        env = self.make_env(spec, config, job.device, job.seed)
+        try:
+            ppo = BatchedPPO(env, config, spec, job.seed)
+            source = secure_reward()  # after the envs exist, before anything untrusted runs
+            recorder.total_steps = config.total_steps
+            recorder.beat(force=True)
+            start = time.monotonic()
+            ppo.train(StepReward(source, env.device), recorder)
+            wall = time.monotonic() - start
+            save_tensors(out_dir / POLICY_FILE, plain_state_dict(ppo.actor))
+            if ppo.norm is not None:
+                n = ppo.norm
+                save_obs_norm(
+                    out_dir / OBS_NORM_FILE, _np(n.mean), _np(n.var), n.count, n.clip_obs, n.epsilon
+                )  # fmt: skip
+        finally:
+            env.close()
+        return recorder.stats(job.reward_kind, wall)
+
+    # ------------------------------------------------------------------------------------------ trusted side
+
+    def load_actor(self, spec: TaskSpec, job: TrainJob, weights_dir: Path) -> Actor:
+        config = resolve_batched_config(spec, overrides=job.hyperparams)
+        env = spec.make_env()
+        try:
+            obs_shape = tuple(env.observation_space.shape or ())
+            low = np.asarray(env.action_space.low, dtype=np.float32)
+            high = np.asarray(env.action_space.high, dtype=np.float32)
+        finally:
+            env.close()
+        if len(obs_shape) != 1 or low.ndim != 1:
+            raise ConfigError(f"task {spec.id}: the batched backends need flat observations and actions")
+        actor = build_actor(config, obs_shape[0], low.shape[0])
+        path = Path(weights_dir) / POLICY_FILE
+        if not path.is_file():
+            raise WeightsError(f"no {POLICY_FILE} in {weights_dir}")
+        tensors = load_tensors(path)
+        check_state_dict(tensors, actor.state_dict())
+        actor.load_state_dict(tensors, strict=True)
+        norm = None
+        if config.normalize_obs:
+            norm_path = Path(weights_dir) / OBS_NORM_FILE
+            if not norm_path.is_file():
+                raise WeightsError(f"task {spec.id} normalizes observations but {OBS_NORM_FILE} is missing")
+            norm = load_obs_norm(norm_path, obs_shape)
+        return mean_actor(actor, norm, low, high)
+
+
+def mean_actor(actor: Any, norm: Any, low: np.ndarray, high: np.ndarray) -> Actor:
+    """``act(obs (N, obs_size)) -> the actor's mean action clipped to [low, high]`` (numpy in and out)."""
+    from tensordict import TensorDict
+
+    def act(observations: np.ndarray) -> np.ndarray:
+        x = np.asarray(observations, dtype=np.float32)
+        if norm is not None:
+            x = norm(x)
+        t = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
+        with torch.no_grad():
+            mean = actor(TensorDict({OBS_GROUP: t}, batch_size=[t.shape[0]]))
+        return np.clip(mean.numpy(), low, high)
+
+    return act
+
+
+def _np(x: torch.Tensor) -> np.ndarray:
+    return np.asarray(x.detach().to("cpu").numpy())
+
+
+class CpuBackend(BatchedBackend):
+    """N MuJoCo envs per candidate on ``mujoco.batch`` (CPU threads), rsl-rl's PPO on CPU tensors."""
+
+    name = "cpu"
+    description = "batched MuJoCo on CPU threads (mujoco.batch) with rsl-rl PPO (MuJoCo tasks)"
+
+    def unavailable(self, spec: TaskSpec, device: str) -> str | None:
+        if device != "cpu":
+            return f"the cpu backend trains on the CPU only (asked for {device!r}; use the gpu backend)"
+        if _missing("mujoco.batch"):
+            return "mujoco.batch is missing (needs mujoco >= 4.0)"
+        return super().unavailable(spec, device)
+
+    def make_env(self, spec: TaskSpec, config: BatchedConfig, device: str, seed: int) -> Any:
+        from eureka_kit.sim.cpu import CpuBatchedEnv
+
+        return CpuBatchedEnv(spec.id, config.num_envs, threads=config.sim_threads, seed=seed)
+
+
+class GpuBackend(BatchedBackend):
+    """N MuJoCo Warp worlds per candidate on one CUDA device; policy, reward program and PPO on the GPU."""
+
+    name = "gpu"
+    description = "batched MuJoCo Warp worlds on a CUDA GPU with rsl-rl PPO (MuJoCo tasks)"
+
+    def unavailable(self, spec: TaskSpec, device: str) -> str | None:
+        if not device.startswith("cuda"):
+            return f"the gpu backend needs a CUDA device (asked for {device!r})"
+        missing = _missing("warp", "mujoco_warp")
+        if missing:
+            return f"{', '.join(missing)} not installed (pip install warp-lang mujoco-warp)"
+        if not torch.cuda.is_available():
+            return "torch sees no CUDA device (torch.cuda.is_available() is False)"
+        if _missing("eureka_kit.sim.warp"):
+            return "this eureka-kit has no GPU engine (eureka_kit.sim.warp)"
+        return super().unavailable(spec, device)
+
+    def make_env(self, spec: TaskSpec, config: BatchedConfig, device: str, seed: int) -> Any:
+        engine = importlib.import_module("eureka_kit.sim.warp")
+        return engine.WarpBatchedEnv(spec.id, config.num_envs, device=device, seed=seed)
