@@ -23,7 +23,13 @@ import torch
 
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.backends.base import Actor, SecureReward
-from eureka_kit.training.backends.batched_config import OBS_GROUP, BatchedConfig, build_actor, resolve_batched_config
+from eureka_kit.training.backends.batched_config import (
+    GPU_NUM_ENVS,
+    OBS_GROUP,
+    BatchedConfig,
+    build_actor,
+    resolve_batched_config,
+)
 from eureka_kit.training.episode_stats import StatsRecorder
 from eureka_kit.training.job import OBS_NORM_FILE, POLICY_FILE, ConfigError, TrainJob, TrainStats
 from eureka_kit.training.weights import (
@@ -107,7 +113,7 @@ class BatchedBackend:
     # ------------------------------------------------------------------------------------------ trusted side
 
     def load_actor(self, spec: TaskSpec, job: TrainJob, weights_dir: Path) -> Actor:
-        config = resolve_batched_config(spec, overrides=job.hyperparams)
+        config = self.config(spec, job)
         env = spec.make_env()
         try:
             obs_shape = tuple(env.observation_space.shape or ())
@@ -189,6 +195,11 @@ class GpuBackend(BatchedBackend):
         if _missing("eureka_kit.sim.warp"):
             return "this eureka-kit has no GPU engine (eureka_kit.sim.warp)"
         return super().unavailable(spec, device)
+
+    def config(self, spec: TaskSpec, job: TrainJob) -> BatchedConfig:
+        """The task's batched defaults with :data:`GPU_NUM_ENVS` worlds unless the job sets ``n_envs``."""
+        n = job.n_envs if job.n_envs is not None else GPU_NUM_ENVS
+        return resolve_batched_config(spec, job.total_steps, n, job.hyperparams)
 
     def make_env(self, spec: TaskSpec, config: BatchedConfig, device: str, seed: int) -> Any:
         engine = importlib.import_module("eureka_kit.sim.warp")

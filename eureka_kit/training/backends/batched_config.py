@@ -101,6 +101,9 @@ BATCHED_DEFAULTS: Mapping[str, BatchedConfig] = MappingProxyType(
 )
 """Per-task defaults of the batched backends, keyed by task id; :data:`FALLBACK` for the others."""
 
+GPU_NUM_ENVS = 4096
+"""Worlds per candidate on the ``gpu`` backend when the job does not set ``n_envs`` (the network stays the task's)."""
+
 _BOUNDS: Mapping[str, tuple[float, float]] = MappingProxyType(
     {
         "num_steps_per_env": (1, 100_000),
