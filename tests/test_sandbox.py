@@ -628,23 +628,31 @@ print(json.dumps([out.status, out.message, sys.executable, sys.prefix]), flush=T
 def test_an_interpreter_reached_through_symbolic_links_runs_in_strict_mode(tmp_path: Path) -> None:
     """Regression: a venv reached through links (``/tmp/x/venv -> .venv``) used to fail with ``setpriv: failed to
     execute .../bin/python: No such file or directory``: the view bound the real path only, the child was started
-    through the linked one. A chain is used here: ``alias -> real`` (relative), then ``real/venv -> sys.prefix``."""
+    through the linked one. Here the parent is started as ``../alias/venv/bin/python`` from ``side/`` (Python keeps
+    the ``side/..`` in ``sys.executable``, and ``side`` is not in the view either), through a chain of links:
+    ``alias -> real`` (relative), then ``real/venv -> sys.prefix``."""
+    (tmp_path / "side").mkdir()
     (tmp_path / "real").mkdir()
     (tmp_path / "real" / "venv").symlink_to(Path(sys.prefix).resolve())
     (tmp_path / "alias").symlink_to("real")
-    python = tmp_path / "alias" / "venv" / "bin" / Path(sys.executable).name
-    assert python.exists()
+    python = Path("..") / "alias" / "venv" / "bin" / Path(sys.executable).name
+    assert (tmp_path / "side" / python).exists()
     cand = tmp_path / "cand"
     cand.mkdir()
     parent = subprocess.run(
-        [str(python), "-c", _LINKED_PARENT, str(cand)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+        [str(python), "-c", _LINKED_PARENT, str(cand)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path / "side",
     )
     assert parent.returncode == 0, parent.stderr
     status, message, parent_exe, parent_prefix = json.loads(parent.stdout.strip().splitlines()[-1])
-    assert parent_exe == str(python)  # the parent really runs through the links
+    assert "/alias/venv/bin/" in parent_exe  # the parent really runs through the links
     assert status == "ok", (message, (cand / "child.log").read_text())
     exe, prefix, module = json.loads((cand / "child.log").read_text().strip().splitlines()[-1])
-    assert (exe, prefix, module) == (parent_exe, parent_prefix, "psutil")  # same paths; the venv's packages import
+    assert os.path.normpath(exe) == os.path.normpath(parent_exe)  # the same interpreter path ...
+    assert (prefix, module) == (parent_prefix, "psutil")  # ... the same venv, whose packages import
 
 
 @strict_only

@@ -6,9 +6,10 @@ them and the packages the children import (``eureka_kit``, ``eureka_kit.envs``
 and every task pack). Each is bound at its real path (symbolic links resolved)
 with its missing parent folders made ``0755``. A symbolic link on the way to
 the interpreter, the environment or site-packages (a virtual environment
-reached as ``/tmp/x/venv -> /work/main/.venv``) is recreated in the view, so
-the child finds ``sys.executable`` and ``sys.prefix`` at the very paths the
-parent uses.
+reached as ``/tmp/x/venv -> /work/main/.venv``) is recreated in the view, and
+a folder such a path walks through with ``..`` (``tests/../.venv/bin/python``)
+is made, so the child finds ``sys.executable`` and ``sys.prefix`` at the very
+paths the parent uses.
 
 :func:`protected_entries` lists what was in the child's own folder before it
 started: :func:`eureka_kit.sandbox.bwrap.bwrap_argv` binds those read-only on top.
@@ -56,17 +57,21 @@ def covered(path: Path, roots: Iterable[Path]) -> bool:
     return any(path == r or r in path.parents for r in roots)
 
 
-def links_on_path(path: str | Path) -> list[tuple[Path, Path]]:
-    """(link, real target) of each symbolic link met while resolving ``path``, outermost first.
+def route_of(path: str | Path) -> list[tuple[Path, Path | None]]:
+    """What the view needs so that ``path`` (absolute, as written) resolves there as it does here, in order.
 
-    ``/tmp/x/venv/bin/python`` with ``/tmp/x/venv -> /work/main/.venv`` gives
-    ``(/tmp/x/venv, /work/main/.venv)``, then the links inside the real folder
-    (``/work/main/.venv/bin/python -> python3``, ...). Recreating each link whose
-    place is not already in the view makes ``path`` resolve there as it does here.
+    ``(link, real target)`` for each symbolic link met: ``/tmp/x/venv/bin/python`` with
+    ``/tmp/x/venv -> /work/main/.venv`` gives ``(/tmp/x/venv, /work/main/.venv)``, then the links inside the
+    real folder (``.venv/bin/python -> python3``, ...). ``(folder, None)`` for each folder the path walks
+    through with ``..`` (``/work/main/tests/../.venv/bin/python`` needs ``/work/main/tests``).
     """
-    out: list[tuple[Path, Path]] = []
+    out: list[tuple[Path, Path | None]] = []
     current = Path("/")
-    for part in Path(os.path.abspath(path)).parts[1:]:
+    for part in Path(path).parts[1:]:
+        if part == "..":
+            out.append((current, None))
+            current = current.parent
+            continue
         step = current / part
         if os.path.islink(step):
             real = Path(os.path.realpath(step))
@@ -113,23 +118,26 @@ def view_paths() -> tuple[tuple[str, ...], frozenset[Path]]:
         args += ancestor_dirs(p, made)
         args += ["--ro-bind", str(p), str(p)]
         bound.append(p)
-    # the paths the parent uses (and the child inherits: sys.executable, VIRTUAL_ENV, PATH) may go through links
-    links: dict[Path, Path] = {}
+    # the paths the parent uses (and the child inherits: sys.executable, VIRTUAL_ENV, PATH) as they are written:
+    # through symbolic links, or through a folder and `..`
+    route: dict[Path, Path | None] = {}
     for c in interpreter + site:
-        if c:
-            links.update(links_on_path(c))
-    for place, target in links.items():  # outermost first: a link's target may hold the next link
+        if c and os.path.isabs(c):
+            route.update(route_of(c))
+    for place, target in route.items():  # in walking order: a link's target may hold the next link
         if covered(place, bound) or place in made or any(place in b.parents for b in bound):
             continue  # already in the view (inside a bound folder), or a folder of the view is there
-        if not covered(target, bound) and target not in made:
-            if not target.is_dir():
-                continue  # a file outside the view: the link would only dangle
-            args += ancestor_dirs(target, made)  # a real folder on the way (/a -> /b, /b/venv -> ...)
-            args += ["--perms", "0755", "--dir", str(target)]
-            made.add(target)
-        args += ancestor_dirs(place, made)
-        args += ["--symlink", str(target), str(place)]
-        made.add(place)
+        if target is None or not (covered(target, bound) or target in made):
+            folder = place if target is None else target  # a real folder on the way (/a -> /b, /b/venv -> ...)
+            if not folder.is_dir():
+                continue  # a file outside the view: a link to it would only dangle
+            args += ancestor_dirs(folder, made)
+            args += ["--perms", "0755", "--dir", str(folder)]
+            made.add(folder)
+        if target is not None:
+            args += ancestor_dirs(place, made)
+            args += ["--symlink", str(target), str(place)]
+            made.add(place)
     return tuple(args), frozenset(bound) | made
 
 

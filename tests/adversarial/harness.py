@@ -264,20 +264,29 @@ def run_control(program: Program, canaries: Canaries, listener: Listener) -> tup
     return tuple(sorted(set(fired)))
 
 
-def sandbox_processes() -> list[str]:
-    """Processes that carry a sandbox token or run as a sandbox uid, and children of this process."""
+def sandbox_processes(root: Path) -> list[str]:
+    """Processes of this suite still alive: children of this process, and sandbox processes of its folders.
+
+    A sandbox process carries a sandbox token or runs as a sandbox uid; it belongs to this suite when its
+    ``HOME`` (the runner sets it to the candidate folder) lies under ``root``, or when it has no ``HOME``.
+    Sandboxes that other test runs on the same machine start meanwhile are not counted.
+    """
     lo, n = UID_RANGE
     found = []
     me = psutil.Process()
     kids = {c.pid for c in me.children(recursive=True)}
+    root = root.resolve()
     for p in psutil.process_iter(["pid", "name", "uids"]):
         try:
             uids = p.info["uids"]
-            tagged = TOKEN_VAR in p.environ()
+            env = p.environ()
             if p.status() == psutil.STATUS_ZOMBIE:
                 continue
-            if tagged or (uids is not None and lo <= uids.real < lo + n) or p.pid in kids:
-                found.append(f"{p.pid} {p.info['name']}")
+            sandboxed = TOKEN_VAR in env or (uids is not None and lo <= uids.real < lo + n)
+            home = env.get("HOME")
+            ours = home is None or Path(home) == root or root in Path(home).parents
+            if (sandboxed and ours) or p.pid in kids:
+                found.append(f"{p.pid} {p.info['name']} (HOME={home})")
         except (psutil.Error, OSError):
             continue
     return found
@@ -314,7 +323,7 @@ def run_suite(programs: Sequence[Program], root: Path, *, workers: int = 2, cont
     return SuiteResult(
         outcomes={o.name: o for o in outcomes},
         controls={p.name: f for p, f in zip(with_control, fired, strict=True)},
-        survivors=sandbox_processes(),
+        survivors=sandbox_processes(root),
         stray_connections=sandboxed_connections,
         canary_intact=intact,
         parent_pid=os.getpid(),
