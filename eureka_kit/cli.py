@@ -155,7 +155,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if config.llm == "replay":
         print(f"LLM: replaying the answers in {config.replay_path} (no model is called)")
-    result = start_run(config, Path(args.runs_dir))
+    # folders are passed on absolute: the sandboxed children run in other working directories
+    result = start_run(config, Path(args.runs_dir).absolute())
     _print_result(result)
     return 0
 
@@ -182,7 +183,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"demo: using model {config.model} at {config.base_url or 'OpenAI'}")
     else:
         print(DEMO_REPLAY_NOTE.format(file=DEMO_REPLAY.name))
-    result = start_run(config, Path(args.runs_dir))
+    result = start_run(config, Path(args.runs_dir).absolute())
     _print_result(result)
     return 0
 
@@ -190,7 +191,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_resume(args: argparse.Namespace) -> int:
     from eureka_kit.loop import resume_run
 
-    result = resume_run(Path(args.run))
+    result = resume_run(Path(args.run).absolute())
     _print_result(result)
     return 0
 
@@ -199,7 +200,7 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     from eureka_kit.preferences.ranking import load_items, load_ranking, save_ranking
     from eureka_kit.web.rank_server import HumanRanker
 
-    run = require_run(Path(args.run))
+    run = require_run(Path(args.run).absolute())
     gens = sorted(int(p.name[4:]) for p in run.glob("gen_[0-9][0-9][0-9]") if p.is_dir())
     if not gens:
         print(f"error: {run} has no generations to rank", file=sys.stderr)
@@ -222,7 +223,7 @@ def _cmd_rank(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from eureka_kit.web.report import write_report
 
-    path = write_report(require_run(Path(args.run)))
+    path = write_report(require_run(Path(args.run).absolute()))
     print(f"report written to {path}")
     return 0
 
@@ -241,7 +242,7 @@ def require_run(run: Path) -> Path:
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from eureka_kit.web.dashboard import serve_dashboard
 
-    serve_dashboard(require_run(Path(args.run)), port=args.port, open_browser=args.open, block=True)
+    serve_dashboard(require_run(Path(args.run).absolute()), port=args.port, open_browser=args.open, block=True)
     return 0
 
 
@@ -250,7 +251,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from eureka_kit.loop import prepare_sandbox
 
     prepare_sandbox(args.sandbox)
-    result = evaluate_run(Path(args.run), seeds=args.seeds, steps=args.steps, workers=args.workers)
+    result = evaluate_run(Path(args.run).absolute(), seeds=args.seeds, steps=args.steps, workers=args.workers)
     print(format_table(result))
     print(f"stored in {Path(args.run) / 'final_eval.json'}")
     return 0
