@@ -206,12 +206,6 @@ def test_nothing_worked_prompts_with_the_execution_error(tmp_path: Path) -> None
     assert "cheetah_speed" in prompt[3]["content"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reward/check_runner.py passes the child a path relative to the caller's folder (work = workdir / "
-    "CHECK_DIR) but runs it with cwd=work: with a relative runs folder every program fails the check with "
-    "check_crashed (FileNotFoundError .../check/reward.py). The CLI passes absolute folders; start_run does not.",
-)
 def test_a_relative_runs_folder_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     replay = write_replay(tmp_path / "replay.jsonl", [("*", PURE_FORWARD)])
     monkeypatch.chdir(tmp_path)

@@ -71,7 +71,7 @@ def check_sandboxed(
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="eureka-check-") as tmp:
             return _smoke_test(spec, source, Path(tmp), limits)
-    work = Path(workdir) / CHECK_DIR
+    work = Path(workdir).absolute() / CHECK_DIR  # the child runs in it: no path may be relative to our folder
     if work.exists():  # left by a check that was killed
         shutil.rmtree(work)
     work.mkdir(parents=True)

@@ -63,7 +63,7 @@ class RunStore:
     """Paths and atomic I/O of one run folder."""
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # children run in other folders: every path we hand out is absolute
 
     @property
     def run_id(self) -> str:
