@@ -35,12 +35,13 @@ from eureka_kit.evaluation.evaluator import Evaluation
 from eureka_kit.feedback.compose import candidate_feedback
 from eureka_kit.files import atomic_write_text
 from eureka_kit.llm import LLMClient
-from eureka_kit.preferences.ranking import Ranker
+from eureka_kit.preferences.ranking import Ranker, RankerKind, SyntheticRanker
 from eureka_kit.preferences.steer import rank_generation, record_videos
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.run.store import RunStore
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.runner import TrainResult
+from eureka_kit.web.rank_server import HumanRanker
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,24 @@ class ReportCallback(LoopCallback):
             run.log(f"report.html not written: {type(e).__name__}: {e}")
             return
         run.log(f"report: {path}")
+
+
+def make_ranker(
+    kind: RankerKind,
+    run_dir: Path,
+    *,
+    rank_timeout_s: float | None = None,
+    beta: float | None = None,
+    mistake_rate: float = 0.0,
+    seed: int = 0,
+    announce: Callable[[str], None] = print,
+) -> Ranker | None:
+    """The ranker of a run: ``none`` (fitness-driven, Eureka), ``human`` (local page) or ``synthetic``."""
+    if kind == "none":
+        return None
+    if kind == "synthetic":
+        return SyntheticRanker(beta=beta, mistake_rate=mistake_rate, seed=seed)
+    return HumanRanker(run_dir, timeout_s=rank_timeout_s, announce=announce)
 
 
 def default_callbacks(config: RunConfig, ranker: Ranker | None) -> list[LoopCallback]:

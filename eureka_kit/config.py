@@ -49,7 +49,7 @@ class RunConfig:
     llm: LLMKind = field(default="openai", metadata={"help": "LLM backend: openai (or compatible) or replay"})
     model: str = field(default="gpt-4o-mini", metadata={"help": "model name"})
     base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL (vLLM, Ollama...)"})
-    replay_path: str | None = field(default=None, metadata={"help": "JSONL of recorded responses (llm=replay)"})
+    replay_path: str | None = field(default=None, metadata={"help": "JSONL of LLM answers to replay (llm=replay): recorded or hand-written"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
     budget_usd: float | None = field(default=None, metadata={"help": "stop the run cleanly when LLM cost reaches it"})
     candidate_timeout_s: float | None = field(
@@ -91,7 +91,7 @@ class RunConfig:
         if self.ranker == "human" and not self.videos:
             raise ValueError("ranker='human' needs videos: the person ranks the policies by watching them")
         if self.llm == "replay" and not self.replay_path:
-            raise ValueError("llm='replay' needs replay_path (a JSONL file of recorded responses)")
+            raise ValueError("llm='replay' needs replay_path (a JSONL file of answers to replay)")
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

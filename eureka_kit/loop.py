@@ -33,6 +33,7 @@ from eureka_kit.callbacks import (
     LoopCallback,
     RunContext,
     default_callbacks,
+    make_ranker,
 )
 from eureka_kit.config import RunConfig
 from eureka_kit.executors import CandidateJob, Executor, make_executor
@@ -41,7 +42,6 @@ from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
 from eureka_kit.files import UntrustedFileError, read_bounded_json
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
 from eureka_kit.preferences.ranking import Ranker
-from eureka_kit.preferences.steer import make_ranker
 from eureka_kit.prompting import render, signature
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.check_runner import check_sandboxed

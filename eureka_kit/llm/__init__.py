@@ -4,18 +4,10 @@ Start with :func:`make_client` and :meth:`LLMClient.sample`; see
 :mod:`eureka_kit.llm.client` for an example.
 """
 
+from eureka_kit.llm.accounting import Budget, CallRecord, CallStatus, Usage, append_jsonl
 from eureka_kit.llm.base import Backend, BatchMode, Completion, Message, Role, SamplingParams
 from eureka_kit.llm.cache import ResponseCache, cache_key
-from eureka_kit.llm.client import (
-    DEFAULT_MODEL,
-    Budget,
-    CallRecord,
-    CallStatus,
-    LLMClient,
-    Usage,
-    append_jsonl,
-    make_client,
-)
+from eureka_kit.llm.client import DEFAULT_MODEL, LLMClient
 from eureka_kit.llm.errors import (
     BackendError,
     BudgetExceeded,
@@ -25,6 +17,7 @@ from eureka_kit.llm.errors import (
     ReplayError,
     redact,
 )
+from eureka_kit.llm.factory import make_client
 from eureka_kit.llm.openai_backend import OpenAIBackend
 from eureka_kit.llm.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 from eureka_kit.llm.replay import ReplayBackend, request_kind

@@ -32,157 +32,24 @@ answers are free and never blocked.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from eureka_kit.llm.base import Backend, BatchMode, Completion, Message, SamplingParams, estimate_prompt_tokens
+from eureka_kit.llm.accounting import Budget, CallRecord, Usage
+from eureka_kit.llm.base import Backend, Completion, Message, SamplingParams, estimate_prompt_tokens
 from eureka_kit.llm.cache import ResponseCache, cache_key
 from eureka_kit.llm.errors import BackendError, BudgetExceeded, LLMCallError, LLMConfigError, LLMError
-from eureka_kit.llm.openai_backend import MaxTokensParam, OpenAIBackend
 from eureka_kit.llm.pricing import PriceTable
-from eureka_kit.llm.replay import ReplayBackend
 from eureka_kit.llm.retry import Attempted, RetryPolicy, call_with_retry
 
 log = logging.getLogger(__name__)
 
-CallStatus = Literal["ok", "cached", "error", "budget_exceeded"]
 DEFAULT_MODEL = "gpt-4o-mini"
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Optional caps on the new spend of one client (``None``: no cap)."""
-
-    max_usd: float | None = None
-    max_tokens: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.max_usd is not None and self.max_usd < 0:
-            raise LLMConfigError(f"budget_usd must be >= 0, got {self.max_usd}")
-        if self.max_tokens is not None and self.max_tokens < 0:
-            raise LLMConfigError(f"budget_tokens must be >= 0, got {self.max_tokens}")
-
-    @property
-    def enabled(self) -> bool:
-        return self.max_usd is not None or self.max_tokens is not None
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One line of the call log: a backend request, a group of cache hits, or a refused/failed request.
-
-    Tokens are those of the completions involved (for ``"cached"``: their
-    original counts, which cost nothing new); ``cost_usd`` is the new spend
-    (0.0 for cached, ``None`` when the model has no price). ``latency_s``
-    includes retry waits; ``attempts`` is 0 when nothing was sent.
-    """
-
-    request_id: str
-    model: str
-    sample_indices: tuple[int, ...]
-    status: CallStatus
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = None
-    latency_s: float = 0.0
-    attempts: int = 0
-    error: str | None = None
-    time_unix: float = field(default_factory=time.time)
-
-    @property
-    def cached(self) -> bool:
-        return self.status == "cached"
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (one JSONL line of the run's call log)."""
-        d = dataclasses.asdict(self)
-        d["sample_indices"] = list(self.sample_indices)
-        d["cached"] = self.cached
-        return d
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Totals over call records. Tokens and cost count *new* completions only; cached ones are counted apart."""
-
-    requests: int = 0
-    """Backend requests that returned answers."""
-    failed_requests: int = 0
-    cache_hits: int = 0
-    """``sample()`` calls answered (wholly or partly) from the cache."""
-    completions: int = 0
-    """New completions received."""
-    cached_completions: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    priced_cost_usd: float = 0.0
-    """USD of the new tokens that have a price."""
-    unpriced_tokens: int = 0
-    """New tokens of models without a price (not in ``priced_cost_usd``)."""
-
-    @property
-    def calls(self) -> int:
-        """Backend requests plus cache hits."""
-        return self.requests + self.cache_hits
-
-    @property
-    def cached_calls(self) -> int:
-        return self.cache_hits
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    @property
-    def cost_complete(self) -> bool:
-        """True when every new token was priced, so ``priced_cost_usd`` is the whole cost."""
-        return self.unpriced_tokens == 0
-
-    @property
-    def cost_usd(self) -> float | None:
-        """The new spend in USD; ``None`` when some tokens have no price (e.g. replay, a local model)."""
-        return self.priced_cost_usd if self.cost_complete else None
-
-    def add(self, record: CallRecord) -> Usage:
-        if record.status == "cached":
-            return dataclasses.replace(
-                self,
-                cache_hits=self.cache_hits + 1,
-                cached_completions=self.cached_completions + len(record.sample_indices),
-            )
-        if record.status == "error":
-            return dataclasses.replace(self, failed_requests=self.failed_requests + 1)
-        if record.status != "ok":
-            return self
-        tokens = record.prompt_tokens + record.completion_tokens
-        return dataclasses.replace(
-            self,
-            requests=self.requests + 1,
-            completions=self.completions + len(record.sample_indices),
-            prompt_tokens=self.prompt_tokens + record.prompt_tokens,
-            completion_tokens=self.completion_tokens + record.completion_tokens,
-            priced_cost_usd=self.priced_cost_usd + (record.cost_usd or 0.0),
-            unpriced_tokens=self.unpriced_tokens + (tokens if record.cost_usd is None else 0),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **dataclasses.asdict(self),
-            "calls": self.calls,
-            "cached_calls": self.cached_calls,
-            "total_tokens": self.total_tokens,
-            "cost_usd": self.cost_usd,
-            "cost_complete": self.cost_complete,
-        }
 
 
 class LLMClient:
@@ -494,98 +361,3 @@ class LLMClient:
 
 def _usd(x: float) -> str:
     return f"${x:.2f}" if x >= 0.01 else f"${x:.6f}"
-
-
-def make_client(
-    llm: Literal["openai", "replay"] = "openai",
-    *,
-    model: str | None = None,
-    base_url: str | None = None,
-    replay_path: str | Path | None = None,
-    cache_dir: str | Path | None = None,
-    price_table: PriceTable | str | Path | None = None,
-    budget_usd: float | None = None,
-    budget_tokens: int | None = None,
-    timeout_s: float = 300.0,
-    batch_mode: BatchMode = "n",
-    max_concurrency: int = 8,
-    max_tokens_param: MaxTokensParam = "auto",
-    retry: RetryPolicy | None = None,
-    calls_log: str | Path | None = None,
-    on_call: Callable[[CallRecord], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> LLMClient:
-    """Build an :class:`LLMClient` for the ``openai`` (or compatible) backend or the ``replay`` backend.
-
-    - ``model``: for ``openai``, defaults to :data:`DEFAULT_MODEL`; ignored by replay.
-    - ``base_url``: an OpenAI-compatible server (``http://localhost:8000/v1``); ``None`` is api.openai.com,
-      which needs ``OPENAI_API_KEY`` in the environment (the only place a key is read from).
-    - ``replay_path``: the JSONL file of the ``replay`` backend (required there).
-    - ``cache_dir``: folder of the response cache; ``None`` disables caching.
-    - ``price_table``: a :class:`PriceTable`, or a JSON file merged over the default table; ``None``: default.
-    - ``budget_usd`` / ``budget_tokens``: caps on new spend (see :class:`LLMClient`).
-    - ``batch_mode``: ``"n"`` (one request with ``n``) or ``"concurrent"`` (K parallel requests,
-      at most ``max_concurrency`` at once) for servers that ignore ``n``.
-    - ``calls_log``: a JSONL file to which every :class:`CallRecord` is appended (``CallRecord.to_json``);
-      ``on_call``: a callback receiving every record (both may be given).
-    """
-    backend: Backend
-    if llm == "openai":
-        backend = OpenAIBackend(
-            model or DEFAULT_MODEL,
-            base_url=base_url,
-            timeout_s=timeout_s,
-            batch_mode=batch_mode,
-            max_tokens_param=max_tokens_param,
-        )
-    elif llm == "replay":
-        if replay_path is None:
-            raise LLMConfigError('llm=\'replay\' needs replay_path: a JSONL file of {"key": ..., "text": ...} lines')
-        backend = ReplayBackend(replay_path)
-    else:
-        raise LLMConfigError(f"unknown llm backend {llm!r}; valid: 'openai', 'replay'")
-
-    if price_table is None or isinstance(price_table, PriceTable):
-        prices = price_table or PriceTable.default()
-    else:
-        prices = PriceTable.default().merged(PriceTable.load(price_table))
-    return LLMClient(
-        backend,
-        cache=ResponseCache(cache_dir) if cache_dir is not None else None,
-        prices=prices,
-        budget=Budget(max_usd=budget_usd, max_tokens=budget_tokens),
-        retry=retry,
-        max_concurrency=max_concurrency,
-        on_call=_hooks(calls_log, on_call),
-        sleep=sleep,
-    )
-
-
-def append_jsonl(path: str | Path) -> Callable[[CallRecord], None]:
-    """A call hook appending each record as one JSON line to ``path`` (created with its folder if needed)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-
-    def write(record: CallRecord) -> None:
-        line = (json.dumps(record.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)  # one write of a whole line: a crash never leaves half a record
-        finally:
-            os.close(fd)
-
-    return write
-
-
-def _hooks(
-    calls_log: str | Path | None, on_call: Callable[[CallRecord], None] | None
-) -> Callable[[CallRecord], None] | None:
-    hooks = [h for h in (append_jsonl(calls_log) if calls_log is not None else None, on_call) if h is not None]
-    if not hooks:
-        return None
-
-    def call_all(record: CallRecord) -> None:
-        for hook in hooks:
-            hook(record)
-
-    return call_all

@@ -10,16 +10,14 @@ comments (:func:`preference_messages`), not fitness values.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from eureka_kit.evaluation.evaluator import load_actor
 from eureka_kit.preferences.ranking import (
     VIDEO_FILE,
     Ranker,
-    RankerKind,
     Ranking,
-    SyntheticRanker,
     load_items,
     load_ranking,
     preference_vars,
@@ -35,26 +33,6 @@ log = logging.getLogger(__name__)
 
 VIDEO_SEED = 123
 VIDEO_STEPS = 200
-
-
-def make_ranker(
-    kind: RankerKind,
-    run_dir: Path,
-    *,
-    rank_timeout_s: float | None = None,
-    beta: float | None = None,
-    mistake_rate: float = 0.0,
-    seed: int = 0,
-    announce: Callable[[str], None] = print,
-) -> Ranker | None:
-    """The ranker of a run: ``none`` (fitness-driven, Eureka), ``human`` (local page) or ``synthetic``."""
-    if kind == "none":
-        return None
-    if kind == "synthetic":
-        return SyntheticRanker(beta=beta, mistake_rate=mistake_rate, seed=seed)
-    from eureka_kit.web.rank_server import HumanRanker
-
-    return HumanRanker(run_dir, timeout_s=rank_timeout_s, announce=announce)
 
 
 def record_videos(spec: TaskSpec, run_dir: Path, records: Sequence[CandidateRecord]) -> list[VideoResult]:
