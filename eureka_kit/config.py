@@ -49,7 +49,9 @@ class RunConfig:
     llm: LLMKind = field(default="openai", metadata={"help": "LLM backend: openai (or compatible) or replay"})
     model: str = field(default="gpt-4o-mini", metadata={"help": "model name"})
     base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL (vLLM, Ollama...)"})
-    replay_path: str | None = field(default=None, metadata={"help": "JSONL of LLM answers to replay (llm=replay): recorded or hand-written"})
+    replay_path: str | None = field(
+        default=None, metadata={"help": "JSONL of LLM answers to replay (llm=replay): recorded or hand-written"}
+    )
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
     budget_usd: float | None = field(default=None, metadata={"help": "stop the run cleanly when LLM cost reaches it"})
     candidate_timeout_s: float | None = field(
