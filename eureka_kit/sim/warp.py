@@ -20,6 +20,7 @@ Needs the ``gpu`` extra (``pip install eureka-kit[gpu]``: ``mujoco-warp``, ``war
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import numpy as np
@@ -40,13 +41,8 @@ _DEFAULT_CAPACITY = (16, 96)
 
 
 def warp_available() -> bool:
-    """Whether ``mujoco_warp`` and ``warp`` import."""
-    try:
-        import mujoco_warp  # noqa: F401
-        import warp  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether ``mujoco_warp`` and ``warp`` are installed (found, not imported: importing warp takes seconds)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("mujoco_warp", "warp"))
 
 
 def _to_warp_device(device: torch.device) -> str:
