@@ -23,10 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from eureka_kit.sandbox.runner import HEARTBEAT_VAR
+from eureka_kit.tasks.spec import Fitness
 from eureka_kit.training.job import MAX_COMPONENTS, MAX_SAMPLES, RewardKind, StatsSample, TrainStats
-
-FitnessAggregate = Callable[[np.ndarray], float]
-"""``episode_fitness(step_values) -> float``: a task's :meth:`~eureka_kit.tasks.spec.Fitness.episode_value`."""
 
 StepMeans = Callable[[], Mapping[str, float]]
 """Gives the per-step means of each component and ``total`` since the last sample (and starts a new interval)."""
@@ -44,27 +42,56 @@ class EpisodeSums:
 
 
 class EpisodeAccumulator:
-    """Per-env running sums over the current episodes of N envs."""
+    """Per-env running sums over the current episodes of N envs, vectorized (no Python loop over envs per step).
 
-    def __init__(self, num_envs: int, episode_fitness: FitnessAggregate) -> None:
+    The fitness is aggregated as it goes (sum, max, last value, whether any
+    step was > 0), so an episode's fitness equals
+    :meth:`~eureka_kit.tasks.spec.Fitness.episode_value` of its step values
+    without keeping them.
+    """
+
+    def __init__(self, num_envs: int, fitness: Fitness) -> None:
         self.n = num_envs
-        self.episode_fitness = episode_fitness
+        self.fitness = fitness
         self._comp: dict[str, np.ndarray] = {}
         self._total = np.zeros(num_envs)
         self._env_return = np.zeros(num_envs)
         self._length = np.zeros(num_envs, dtype=np.int64)
-        self._fitness: list[list[float]] = [[] for _ in range(num_envs)]
+        self._fit_sum = np.zeros(num_envs)
+        self._fit_max = np.full(num_envs, -np.inf)
+        self._fit_last = np.zeros(num_envs)
+        self._fit_any = np.zeros(num_envs, dtype=bool)
         self._interval: dict[str, float] = {}
         self._interval_steps = 0
 
+    def _clear(self, ids: np.ndarray | slice) -> None:
+        for v in self._comp.values():
+            v[ids] = 0.0
+        self._total[ids] = 0.0
+        self._env_return[ids] = 0.0
+        self._length[ids] = 0
+        self._fit_sum[ids] = 0.0
+        self._fit_max[ids] = -np.inf
+        self._fit_last[ids] = 0.0
+        self._fit_any[ids] = False
+
     def reset(self) -> None:
         """Forget the running episodes (after an env reset of all envs)."""
-        for v in self._comp.values():
-            v[:] = 0.0
-        self._total[:] = 0.0
-        self._env_return[:] = 0.0
-        self._length[:] = 0
-        self._fitness = [[] for _ in range(self.n)]
+        self._clear(slice(None))
+
+    def _episode_fitness(self, i: int) -> float:
+        agg, length = self.fitness.aggregate, int(self._length[i])
+        if length == 0:
+            return 0.0
+        if agg == "mean":
+            return float(self._fit_sum[i] / length)
+        if agg == "sum":
+            return float(self._fit_sum[i])
+        if agg == "max":
+            return float(self._fit_max[i])
+        if agg == "last":
+            return float(self._fit_last[i])
+        return float(self._fit_any[i])
 
     def add(
         self,
@@ -86,27 +113,27 @@ class EpisodeAccumulator:
         self._env_return += env_reward
         self._length += 1
         fit = np.asarray(fitness_step, dtype=np.float64).reshape(self.n)
-        for i in range(self.n):
-            self._fitness[i].append(float(fit[i]))
-        finished: list[tuple[int, EpisodeSums]] = []
-        for i in (int(x) for x in np.flatnonzero(done)):
-            finished.append(
-                (
-                    i,
-                    EpisodeSums(
-                        components={k: float(v[i]) for k, v in self._comp.items()},
-                        total=float(self._total[i]),
-                        fitness=self.episode_fitness(np.asarray(self._fitness[i])),
-                        length=int(self._length[i]),
-                        env_return=float(self._env_return[i]),
-                    ),
-                )
+        self._fit_sum += fit
+        np.maximum(self._fit_max, fit, out=self._fit_max)
+        self._fit_last[:] = fit
+        self._fit_any |= fit > 0
+        ids = np.flatnonzero(done)
+        if ids.size == 0:
+            return []
+        finished = [
+            (
+                int(i),
+                EpisodeSums(
+                    components={k: float(v[i]) for k, v in self._comp.items()},
+                    total=float(self._total[i]),
+                    fitness=self._episode_fitness(int(i)),
+                    length=int(self._length[i]),
+                    env_return=float(self._env_return[i]),
+                ),
             )
-            for v in self._comp.values():
-                v[i] = 0.0
-            self._total[i] = self._env_return[i] = 0.0
-            self._length[i] = 0
-            self._fitness[i] = []
+            for i in ids
+        ]
+        self._clear(ids)
         return finished
 
     def pop_step_means(self) -> dict[str, float]:

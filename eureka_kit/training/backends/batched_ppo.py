@@ -168,7 +168,7 @@ class BatchedPPO:
     def train(self, reward: StepReward, recorder: StatsRecorder, hook: UpdateHook | None = None) -> int:
         """Train for the config's budget (whole rollouts); returns the env-steps done."""
         cfg, env, n = self.config, self.env, self.env.num_envs
-        episodes = EpisodeAccumulator(n, self.spec.fitness.episode_value)
+        episodes = EpisodeAccumulator(n, self.spec.fitness)
         obs = self._normalized(env.reset(self.seed).to(self.device), update=True)
         iterations = max(1, -(-cfg.total_steps // cfg.batch_size))
         self.alg.train_mode()

@@ -52,7 +52,7 @@ class EurekaRewardWrapper(VecEnvWrapper):
         self.spec = spec
         self.reward = reward
         self.steps = 0  # env-steps so far (all envs)
-        self.episodes = EpisodeAccumulator(self.num_envs, spec.fitness.episode_value)
+        self.episodes = EpisodeAccumulator(self.num_envs, spec.fitness)
 
     def reset(self) -> Any:
         obs = self.venv.reset()
