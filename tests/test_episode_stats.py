@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -29,9 +31,9 @@ def test_running_fitness_equals_episode_value(aggregate: str) -> None:
             assert sums.total == pytest.approx(sum(sums.components.values()))
     for i in range(n):
         ends = [-1, *np.flatnonzero(done[:, i]).tolist()]
-        want = [fitness.episode_value(values[a + 1 : b + 1, i]) for a, b in zip(ends[:-1], ends[1:], strict=True)]
+        want = [fitness.episode_value(values[a + 1 : b + 1, i]) for a, b in itertools.pairwise(ends)]
         assert got[i] == pytest.approx(want)
-        assert lengths[i] == [b - a for a, b in zip(ends[:-1], ends[1:], strict=True)]
+        assert lengths[i] == [b - a for a, b in itertools.pairwise(ends)]
 
 
 def test_recorder_samples_evenly_and_bounds_names() -> None:

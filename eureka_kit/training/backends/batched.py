@@ -173,9 +173,9 @@ class CpuBackend(BatchedBackend):
         return super().unavailable(spec, device)
 
     def make_env(self, spec: TaskSpec, config: BatchedConfig, device: str, seed: int) -> Any:
-        from eureka_kit.sim.cpu import CpuBatchedEnv
+        from eureka_kit.sim.factory import make_batched_env
 
-        return CpuBatchedEnv(spec.id, config.num_envs, threads=config.sim_threads, seed=seed)
+        return make_batched_env(spec.id, config.num_envs, device="cpu", threads=config.sim_threads, seed=seed)
 
 
 class GpuBackend(BatchedBackend):
@@ -202,5 +202,6 @@ class GpuBackend(BatchedBackend):
         return resolve_batched_config(spec, job.total_steps, n, job.hyperparams)
 
     def make_env(self, spec: TaskSpec, config: BatchedConfig, device: str, seed: int) -> Any:
-        engine = importlib.import_module("eureka_kit.sim.warp")
-        return engine.WarpBatchedEnv(spec.id, config.num_envs, device=device, seed=seed)
+        from eureka_kit.sim.factory import make_batched_env
+
+        return make_batched_env(spec.id, config.num_envs, device=device, seed=seed)
