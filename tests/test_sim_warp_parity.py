@@ -3,7 +3,8 @@
 MuJoCo Warp computes in float32 and the CPU engine in float64; over the few
 steps compared here (with an auto-reset by a 4-step time limit) observations,
 state variables and env rewards agree within ``ATOL + RTOL * |value|``, and
-terminations and truncations are equal. Warp compiles its kernels for the CPU
+terminations and truncations are equal (measured on Warp's CPU device: at
+most 2.4e-5 on HalfCheetah, 5.6e-7 on Hopper, 20x below the bound). Warp compiles its kernels for the CPU
 once (minutes; cached in ~/.cache/warp), then each step takes about 0.5 s on
 the CPU, so this check is marked expensive. Skipped when mujoco-warp is absent.
 """
@@ -22,8 +23,8 @@ pytestmark = [
     pytest.mark.skipif(not warp_available(), reason=f"mujoco-warp is not installed: {MISSING_WARP}"),
 ]
 
-ATOL = 2e-3
-RTOL = 2e-3
+ATOL = 5e-4
+RTOL = 5e-4
 N_ENVS = 2
 N_STEPS = 6
 TIME_LIMIT = 4
