@@ -24,7 +24,7 @@ from eureka_kit.run.store import RunStore, atomic_write_json, read_json
 from eureka_kit.sandbox.runner import Limits
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.spec import TaskSpec
-from eureka_kit.training.backends import resolve_backend
+from eureka_kit.training.backends import get_backend, resolve_backend
 from eureka_kit.training.job import TrainJob
 from eureka_kit.training.runner import default_timeout_s
 
@@ -132,9 +132,10 @@ def evaluate_run(
         raise ValueError(f"run {run_dir} has no best program yet (no candidate succeeded); nothing to evaluate")
     config = RunConfig.from_json(read_json(run.config_path)["config"])
     spec = get_task(config.task)
-    steps = steps or config.steps or spec.train.total_steps
-    n_envs = config.n_envs or spec.train.n_envs
     backend = resolve_backend(config.backend, spec, config.device)
+    budget = get_backend(backend).budget(spec)
+    steps = steps or config.steps or budget.total_steps
+    n_envs = config.n_envs or budget.n_envs
     best_program = run.root / best["program"]
     kinds: tuple[RewardKind, ...] = ("program", "baseline", "sparse")
     jobs = [(k, s) for k in kinds for s in range(seeds)]

@@ -56,7 +56,7 @@ from eureka_kit.selection import Elite, base_messages, find_elite, next_messages
 from eureka_kit.summary import write_summary
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.spec import TaskSpec, with_goal
-from eureka_kit.training.backends import resolve_backend
+from eureka_kit.training.backends import get_backend, resolve_backend
 from eureka_kit.training.job import TrainJob
 from eureka_kit.training.runner import default_timeout_s
 
@@ -130,8 +130,6 @@ class Loop:
         self.progress = progress
         base = get_task(config.task)
         self.spec: TaskSpec = with_goal(base, config.goal) if config.goal else base
-        self.steps = config.steps or self.spec.train.total_steps
-        self.n_envs = config.n_envs or self.spec.train.n_envs
         self.params = SamplingParams(temperature=config.temperature)
         self.ranker: Ranker | None = make_ranker(
             config.ranker,
@@ -144,6 +142,9 @@ class Loop:
         )
         self._trajectories: TrajectoryStore | None = None
         self.backend = resolve_backend(config.backend, self.spec, config.device)
+        budget = get_backend(self.backend).budget(self.spec)
+        self.steps = config.steps or budget.total_steps
+        self.n_envs = config.n_envs or budget.n_envs
         self.executor: Executor = make_executor(config.executor, config.workers)
         self.callbacks = CallbackList([*default_callbacks(config, self.ranker), *callbacks])
         self.context = RunContext(config, self.spec, store, client, progress.log, self.steps)

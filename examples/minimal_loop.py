@@ -67,7 +67,6 @@ if __name__ == "__main__":
         samples=args.samples,  # K programs per generation
         generations=args.generations,  # G generations
         steps=args.steps,  # training budget of one program
-        n_envs=1,
         workers=args.workers,
         repair_rounds=1,  # a program the critic rejects goes back to the LLM once, with the critic's message
         eval_episodes=2,  # episodes of trusted evaluation per policy

@@ -21,8 +21,12 @@ TINY: dict[str, object] = {
     "eval_episodes": 1,
     "llm": "replay",
     "videos": False,
+    "backend": "sb3",
 }
-"""Tiny budgets: 256 training steps, 1 evaluation episode, no videos (tests switch on what they exercise)."""
+"""Tiny budgets: 256 training steps, 1 evaluation episode, no videos (tests switch on what they exercise).
+
+The loop tests train with ``sb3``: the loop's logic is the same on every backend, and a batched child's start
+(rsl-rl's imports) costs seconds per candidate; tests/test_batched_backend.py covers the batched backends."""
 
 
 def write_replay(path: Path, responses: Iterable[tuple[str, str]]) -> Path:

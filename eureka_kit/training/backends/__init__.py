@@ -18,13 +18,14 @@ import importlib
 from typing import Literal
 
 from eureka_kit.tasks.spec import TaskSpec
-from eureka_kit.training.backends.base import Actor, SecureReward, TrainingBackend
+from eureka_kit.training.backends.base import Actor, SecureReward, TrainBudget, TrainingBackend
 from eureka_kit.training.job import ConfigError
 
 __all__ = [
     "AUTO_ORDER",
     "Actor",
     "SecureReward",
+    "TrainBudget",
     "TrainingBackend",
     "backend_names",
     "get_backend",

@@ -20,6 +20,7 @@ Backends register by name in :mod:`eureka_kit.training.backends`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -37,6 +38,14 @@ SecureReward = Callable[[], RewardSource]
 """Installs the sandbox's last lock (seccomp) and loads the job's reward source; call once, after the envs exist."""
 
 
+@dataclass(frozen=True)
+class TrainBudget:
+    """A candidate's default training budget on a backend: env-steps in all and envs stepped together."""
+
+    total_steps: int
+    n_envs: int
+
+
 class TrainingBackend(Protocol):
     """Trains one candidate (child side) and loads its policy back (trusted side). See the module docstring."""
 
@@ -46,6 +55,10 @@ class TrainingBackend(Protocol):
     def unavailable(self, spec: TaskSpec, device: str) -> str | None:
         """Why this backend cannot train ``spec`` on ``device`` here (a missing package, no batched definition, no
         CUDA), or ``None`` when it can. Called in the parent before a run starts and by ``auto``."""
+        ...
+
+    def budget(self, spec: TaskSpec) -> TrainBudget:
+        """The default budget of one candidate on this backend (a job's ``None`` steps / envs mean these)."""
         ...
 
     def train(

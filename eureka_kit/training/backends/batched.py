@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from eureka_kit.tasks.spec import TaskSpec
-from eureka_kit.training.backends.base import Actor, SecureReward
+from eureka_kit.training.backends.base import Actor, SecureReward, TrainBudget
 from eureka_kit.training.backends.batched_config import (
     GPU_NUM_ENVS,
     OBS_GROUP,
@@ -82,6 +82,10 @@ class BatchedBackend:
 
     def config(self, spec: TaskSpec, job: TrainJob) -> BatchedConfig:
         return resolve_batched_config(spec, job.total_steps, job.n_envs, job.hyperparams)
+
+    def budget(self, spec: TaskSpec) -> TrainBudget:
+        config = self.config(spec, TrainJob(task_id=spec.id, reward_kind="baseline", backend=self.name))
+        return TrainBudget(config.total_steps, config.num_envs)
 
     # ------------------------------------------------------------------------------------------ child side
 

@@ -21,7 +21,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.tasks.state_capture import STATE_KEY, make_env, stack_states
-from eureka_kit.training.backends.base import Actor, SecureReward
+from eureka_kit.training.backends.base import Actor, SecureReward, TrainBudget
 from eureka_kit.training.backends.sb3_config import build_policy, resolve_config, sb3_policy_kwargs
 from eureka_kit.training.episode_stats import EpisodeAccumulator, EpisodeSums, StatsRecorder
 from eureka_kit.training.job import OBS_NORM_FILE, POLICY_FILE, TrainJob, TrainStats
@@ -121,6 +121,9 @@ class SB3Backend:
         if device != "cpu":
             return f"the sb3 backend trains on the CPU only (asked for {device!r})"
         return None
+
+    def budget(self, spec: TaskSpec) -> TrainBudget:
+        return TrainBudget(spec.train.total_steps, spec.train.n_envs)
 
     def train(
         self, job: TrainJob, spec: TaskSpec, out_dir: Path, secure_reward: SecureReward, recorder: StatsRecorder
