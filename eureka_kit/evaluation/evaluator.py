@@ -27,9 +27,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from eureka_kit.evaluation.episodes import Engine, RawEpisode, run_episodes
 from eureka_kit.files import atomic_path
 from eureka_kit.tasks.spec import TaskSpec
-from eureka_kit.tasks.state_capture import STATE_KEY, make_env, stack_states
+from eureka_kit.tasks.state_capture import stack_states
 from eureka_kit.training.backends import Actor, get_backend
 from eureka_kit.training.job import TrainJob
 from eureka_kit.training.weights import WeightsError
@@ -227,8 +228,13 @@ def evaluate_policy(
     *,
     job: TrainJob | None = None,
     rollouts_path: Path | None = None,
+    engine: Engine = "auto",
 ) -> Evaluation:
     """Run ``episodes`` deterministic episodes (seeds ``seed + i``) of the policy in ``weights_dir``.
+
+    ``engine``: where the episodes run (:func:`eureka_kit.evaluation.episodes.run_episodes`): ``auto`` uses
+    the batched CPU engine for tasks with a batched definition (the same episodes as gymnasium's, faster)
+    and the gymnasium env otherwise.
 
     ``job`` is the training job as the parent wrote it (backend and network
     overrides; see :func:`load_actor`). With ``rollouts_path``, the
@@ -243,14 +249,10 @@ def evaluate_policy(
         act = load_batch_actor(spec, weights_dir, job)
     except (WeightsError, ValueError) as e:  # ConfigError is a ValueError
         return _error(spec, f"cannot load the policy: {e}", seed, start)
-    envs = [make_env(spec) for _ in range(episodes)]
     try:
-        results, rollouts = _run_episodes(spec, act, envs, seed)
+        results, rollouts = _results(spec, run_episodes(spec, act, episodes, seed, engine), seed)
     except Exception as e:
         return _error(spec, f"evaluation failed: {type(e).__name__}: {e}", seed, start)
-    finally:
-        for env in envs:
-            env.close()
     saved = None
     if rollouts_path is not None:
         _save_rollouts(Path(rollouts_path), rollouts)
@@ -271,46 +273,24 @@ def evaluate_policy(
     )
 
 
-def _run_episodes(spec: TaskSpec, act: Actor, envs: list[Any], seed: int) -> tuple[list[EpisodeResult], list[Rollout]]:
-    """All episodes stepped together (one batched policy call per step); each env runs one episode."""
-    n = len(envs)
-    obs: list[np.ndarray] = []
-    for i, env in enumerate(envs):
-        o, _ = env.reset(seed=seed + i)
-        obs.append(np.asarray(o))
-    states: list[list[dict[str, np.ndarray]]] = [[] for _ in range(n)]
-    rewards: list[list[float]] = [[] for _ in range(n)]
-    ended: list[tuple[bool, bool] | None] = [None] * n
-    while True:
-        active = [i for i in range(n) if ended[i] is None]
-        if not active:
-            break
-        actions = act(np.stack([obs[i] for i in active]).astype(np.float32))
-        for j, i in enumerate(active):
-            o, r, term, trunc, info = envs[i].step(actions[j])
-            states[i].append(info[STATE_KEY])
-            rewards[i].append(float(r))
-            obs[i] = np.asarray(o)
-            if term or trunc:
-                ended[i] = (bool(term), bool(trunc))
+def _results(spec: TaskSpec, raw: list[RawEpisode], seed: int) -> tuple[list[EpisodeResult], list[Rollout]]:
+    """Fitness (computed here, from the simulator's states) and rollouts of each raw episode."""
     results: list[EpisodeResult] = []
     rollouts: list[Rollout] = []
-    for i in range(n):
-        traj = stack_states(states[i])  # (T, ...) per state variable: the fitness is batched over time
+    for i, ep in enumerate(raw):
+        traj = stack_states(ep.states)  # (T, ...) per state variable: the fitness is batched over time
         values = np.asarray(spec.fitness.step(traj), dtype=np.float64).reshape(-1)
-        end = ended[i]
-        assert end is not None
         fitness = spec.fitness.episode_value(values)
         results.append(
             EpisodeResult(
                 seed=seed + i,
                 fitness=fitness if math.isfinite(fitness) else float("nan"),
-                length=len(states[i]),
-                terminated=end[0],
-                truncated=end[1],
-                env_return=float(np.sum(rewards[i])),
-                final_state=MappingProxyType(_summary(states[i][-1])),
+                length=len(ep.states),
+                terminated=ep.terminated,
+                truncated=ep.truncated,
+                env_return=float(np.sum(ep.rewards)),
+                final_state=MappingProxyType(_summary(ep.states[-1])),
             )
         )
-        rollouts.append(Rollout(seed + i, MappingProxyType(traj), np.asarray(rewards[i]), end[0], end[1]))
+        rollouts.append(Rollout(seed + i, MappingProxyType(traj), np.asarray(ep.rewards), ep.terminated, ep.truncated))
     return results, rollouts

@@ -17,13 +17,15 @@ last substep rather than after it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import mujoco
 import numpy as np
 import torch
 from mujoco import batch as mjbatch
 
 from eureka_kit.sim.base import BatchStep
-from eureka_kit.sim.physics import Fields, TaskPhysics, env_generator, get_physics
+from eureka_kit.sim.physics import Fields, TaskPhysics, env_generator, get_physics, gym_generator
 
 _NP_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
@@ -94,8 +96,13 @@ class CpuBatchedEnv:
 
     # ------------------------------------------------------------------------------------------ resets
 
-    def _reset_all(self, seed: int) -> np.ndarray:
-        self._rngs = [env_generator(seed, i) for i in range(self.num_envs)]
+    def _reset_all(self, seed: int, env_seeds: Sequence[int] | None = None) -> np.ndarray:
+        if env_seeds is None:
+            self._rngs = [env_generator(seed, i) for i in range(self.num_envs)]
+        else:
+            if len(env_seeds) != self.num_envs:
+                raise ValueError(f"env_seeds has {len(env_seeds)} seeds for {self.num_envs} envs")
+            self._rngs = [gym_generator(s) for s in env_seeds]
         ids = np.arange(self.num_envs)
         self._reset_ids(ids)
         return np.asarray(self.physics.observation(self._fields, self._consts))
@@ -118,9 +125,14 @@ class CpuBatchedEnv:
             else:
                 self._position[ids] = pos[ids]
 
-    def reset(self, seed: int) -> torch.Tensor:
-        """Reset every env (env i's reset noise from :func:`~eureka_kit.sim.physics.env_generator` (seed, i))."""
-        return torch.from_numpy(np.asarray(self._reset_all(seed), dtype=self._np_dtype))
+    def reset(self, seed: int, *, env_seeds: Sequence[int] | None = None) -> torch.Tensor:
+        """Reset every env (env i's reset noise from :func:`~eureka_kit.sim.physics.env_generator` (seed, i)).
+
+        With ``env_seeds``, env i is seeded exactly as gymnasium's ``env.reset(seed=env_seeds[i])`` seeds its
+        env: the same initial states and, the physics being bit-identical, the same episodes (the trusted
+        evaluator runs its episodes this way).
+        """
+        return torch.from_numpy(np.asarray(self._reset_all(seed, env_seeds), dtype=self._np_dtype))
 
     # ------------------------------------------------------------------------------------------ step
 

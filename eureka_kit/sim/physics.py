@@ -134,6 +134,11 @@ def _consts(xml_file: str, frame_skip: int) -> ModelConsts:
     )
 
 
+def gym_generator(seed: int) -> np.random.Generator:
+    """The generator gymnasium's ``env.reset(seed=seed)`` gives an env (``gymnasium.utils.seeding.np_random``)."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
+
+
 def env_generator(seed: int, index: int) -> np.random.Generator:
     """The reset-noise generator of env ``index`` of a batch reset with ``seed`` (independent streams)."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(index,))))
