@@ -100,10 +100,9 @@ def test_missing_fields_and_malformed_files(tmp_path: Path) -> None:
 
 def test_ranker_kind_has_one_definition() -> None:
     """``--ranker`` choices (config, CLI) and the steering code share the one definition of ``RankerKind``."""
-    from eureka_kit import cli, config
-    from eureka_kit.preferences import steer
+    from eureka_kit import callbacks, cli, config
 
-    assert config.RankerKind is cli.RankerKind is steer.RankerKind is RankerKind
+    assert config.RankerKind is cli.RankerKind is callbacks.RankerKind is RankerKind
     assert RANKER_KINDS == ("none", "human", "synthetic") and RANKED_BY == ("human", "synthetic", "fitness")
     assert typing.get_type_hints(Ranking)["who"] is RankedBy
 
