@@ -12,7 +12,10 @@ Rows, all on one core per candidate (torch and physics one thread each, as the s
   batched defaults) vs SB3 with rl-zoo's settings (today's default, 1 env) vs SB3 with 8 envs; env-steps/s
   counts training time only, and every ``--eval-every`` steps the deterministic policy is evaluated on 5
   episodes (the CPU engine, bit-identical to gymnasium; the clock is paused) until the mean return reaches
-  ``--target`` or the method's time runs out (``--cap-s``), reported honestly as "not reached in X s".
+  ``--target`` or the method's time runs out (``--cap-s``), reported honestly as "not reached in X s";
+* a generation of 4 candidates (``examples/halfcheetah_reward.py``, the ``cpu`` backend, ``--gen-steps`` each),
+  each a sandboxed training child plus the trusted evaluation (the product path: ``LocalExecutor``), with 1 and
+  with 2 workers: wall time of the generation and the speed-up.
 
 ``--smoke`` runs every row at seconds-long sizes (the default test suite runs it).
 """
@@ -209,6 +212,39 @@ def train_sb3(task: str, n_envs: int | None, clock: Clock, seed: int = 0) -> Non
 # ---------------------------------------------------------------------------------------------- table
 
 
+def generation_wall(task: str, workers: int, candidates: int, steps: int, root: Path) -> float:
+    """Wall seconds of ``candidates`` sandboxed trainings + trusted evaluations run by ``workers`` local workers."""
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    from eureka_kit.executors.base import CandidateJob
+    from eureka_kit.executors.local import LocalExecutor
+    from eureka_kit.sandbox.runner import Limits
+    from eureka_kit.tasks.registry import get_task
+    from eureka_kit.training.job import REWARD_FILE, TrainJob
+    from eureka_kit.training.runner import default_timeout_s
+
+    spec = get_task(task)
+    executor = LocalExecutor(workers)
+    jobs = []
+    for i in range(candidates):
+        out = root / f"w{workers}_cand_{i:02d}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        (out / REWARD_FILE).write_text(PROGRAM.read_text())
+        train = TrainJob(task, "program", out / REWARD_FILE, total_steps=steps, seed=i, backend="cpu")
+        limits = Limits(wall_s=default_timeout_s(steps))
+        jobs.append(CandidateJob(spec, train, out, limits, eval_episodes=2, eval_seed=EVAL_SEED))
+    start = time.perf_counter()
+    with ThreadPoolExecutor(candidates) as pool:
+        outcomes = list(pool.map(executor.run, jobs))
+    wall = time.perf_counter() - start
+    failed = [o.train.message for o in outcomes if o.train.status != "ok" or o.evaluation is None]
+    if failed:
+        raise RuntimeError(f"generation with {workers} worker(s): {len(failed)} candidate(s) failed: {failed[0]}")
+    return wall
+
+
 def _rate(x: float) -> str:
     return f"{x:,.0f} env-steps/s"
 
@@ -224,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--task", default="HalfCheetah-Run-v1")
     ap.add_argument("--cap-s", type=float, default=240.0, help="training seconds per method at most")
     ap.add_argument("--target", type=float, default=3000.0, help="evaluation return to reach")
+    ap.add_argument("--gen-steps", type=int, default=300_000, help="env-steps per candidate in the workers rows")
+    ap.add_argument("--work-dir", default=None, help="folder for the workers rows' candidates (default: a temp dir)")
     ap.add_argument("--smoke", action="store_true", help="seconds-long sizes (CI)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -269,6 +307,16 @@ def main(argv: list[str] | None = None) -> int:
         elif clock.reached_s is not None:
             ratio = f"<= {clock.reached_s / base.train_s:.2f} x SB3 rl-zoo"
         row(f"time to eval return {args.target:,.0f}: {name}", _reached(clock), ratio)
+
+    import tempfile
+
+    gen_steps = 2048 if args.smoke else args.gen_steps
+    n_cand = 2 if args.smoke else 4
+    with tempfile.TemporaryDirectory(prefix="eureka-bench-", dir=args.work_dir) as tmp:
+        walls = {w: generation_wall(task, w, n_cand, gen_steps, Path(tmp)) for w in (1, 2)}
+    gen = f"generation of {n_cand} candidates x {gen_steps:,} steps"
+    row(f"{gen}, 1 worker", f"{walls[1]:.1f} s", "1.00 x")
+    row(f"{gen}, 2 workers", f"{walls[2]:.1f} s", f"{walls[1] / walls[2]:.2f} x faster")
 
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)

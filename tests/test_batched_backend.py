@@ -196,3 +196,4 @@ def test_bench_smoke_runs() -> None:
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     assert "raw physics" in out.stdout and "time to eval return" in out.stdout
+    assert "candidates x 2,048 steps, 2 workers" in out.stdout

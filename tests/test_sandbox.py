@@ -662,3 +662,35 @@ def test_private_tmp_is_mounted_before_the_view(tmp_path: Path) -> None:
     tmpfs = argv.index("--tmpfs")
     binds = [i for i, a in enumerate(argv) if a in ("--ro-bind", "--bind", "--ro-bind-try")]
     assert binds and tmpfs < min(binds), "a bind placed before the private /tmp would be hidden by it"
+
+
+def test_gpu_binds_only_nvidia_devices_and_read_only_driver_info(tmp_path: Path) -> None:
+    """A CUDA child's view gains the NVIDIA device files (as devices) and read-only driver info; nothing else."""
+    for name in ("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm", "sda", "kvm", "nvme0n1"):
+        (tmp_path / name).touch()
+    args = bwrap.gpu_binds(tmp_path)
+    dev_binds = [args[i + 1] for i, a in enumerate(args) if a == "--dev-bind"]
+    assert sorted(Path(p).name for p in dev_binds) == ["nvidia-uvm", "nvidia0", "nvidia1", "nvidiactl"]
+    others = [a for a in args if a.startswith("--") and a != "--dev-bind"]
+    assert set(others) == {"--ro-bind-try"}
+    assert "--bind" not in args and "/proc/driver/nvidia" in args
+
+
+def test_cuda_job_gets_the_gpu_and_no_address_space_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """train_candidate turns a CUDA job's limits into GPU limits; a CPU job's stay as they are."""
+    from eureka_kit.training import runner as train_runner
+    from eureka_kit.training.job import DEFAULT_LIMITS, TrainJob
+
+    seen: list[Limits] = []
+
+    def fake_run_child(argv: list[str], cwd: Path, limits: Limits, log_path: Path, **kw: object) -> object:
+        seen.append(limits)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(train_runner, "run_child", fake_run_child)
+    for device in ("cuda", "cpu"):
+        job = TrainJob("HalfCheetah-Run-v1", "baseline", total_steps=64, backend="cpu", device=device)
+        with pytest.raises(RuntimeError, match="stop here"):
+            train_runner.train_candidate(job, tmp_path / device, DEFAULT_LIMITS)
+    assert seen[0].gpu and seen[0].address_space_mb is None
+    assert not seen[1].gpu and seen[1].address_space_mb == DEFAULT_LIMITS.address_space_mb

@@ -133,6 +133,7 @@ def bwrap_argv(
     writable: Sequence[Path] = (),
     protect: Sequence[Path] = (),
     extra_ro_binds: Sequence[tuple[Path, str]] = (),
+    gpu: bool = False,
 ) -> list[str]:
     """The full command line that runs ``argv`` in ``cwd`` under bubblewrap.
 
@@ -140,7 +141,7 @@ def bwrap_argv(
     (user namespace). ``writable``: files outside ``cwd`` bound read-write
     (a heartbeat file elsewhere). ``protect``: entries of ``cwd`` bound
     read-only on top of it. ``extra_ro_binds``: (host path, path inside)
-    pairs, for the isolation probe.
+    pairs, for the isolation probe. ``gpu``: add :func:`gpu_binds`.
     """
     tools = find_tools()
     system, bound = view_paths()
@@ -179,6 +180,8 @@ def bwrap_argv(
         args += ["--bind", str(p), str(p)]
     for p in protect:
         args += ["--ro-bind", str(p), str(p)]
+    if gpu:
+        args += gpu_binds()
     for host, inside in extra_ro_binds:
         args += ancestor_dirs(Path(inside), have)
         args += ["--ro-bind", str(host), inside]
@@ -192,6 +195,35 @@ def bwrap_argv(
         if processes is not None and tools.prlimit is not None:
             args += [tools.prlimit, f"--nproc={processes}:{processes}", "--"]
     return args + list(argv)
+
+
+# ----- GPU access ------------------------------------------------------------------------------------------
+
+GPU_DEVICE_GLOBS = ("nvidia[0-9]*", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
+"""Device files of ``/dev`` a CUDA child needs: one per GPU, the control device, unified memory."""
+GPU_RO_TRY = ("/proc/driver/nvidia", "/sys/bus/pci/devices", "/sys/devices/pci0000:00", "/sys/module/nvidia")
+"""Read-only, when present: the driver's parameters and the PCI topology (CUDA and NVML read them)."""
+
+
+def gpu_binds(dev: Path = Path("/dev")) -> list[str]:
+    """bwrap arguments that let a child use the NVIDIA GPUs, and nothing else of the host's devices or memory.
+
+    The device files are bound as devices (``--dev-bind``: a CUDA child opens
+    and ``ioctl``s them; that is the whole point), everything else read-only.
+    The driver's user-space libraries (``libcuda.so``) are under ``/usr`` or
+    ``/lib``, which the view already shows read-only; a driver installed
+    elsewhere (``/usr/local/nvidia`` in some containers) is under ``/usr`` too.
+    What this opens: the GPU itself (its memory is not cleared between
+    processes by every driver, and a child can use all of it), the PCI
+    device tree's names. No other device, no network, no writable path.
+    """
+    args: list[str] = []
+    for pattern in GPU_DEVICE_GLOBS:
+        for node in sorted(dev.glob(pattern)):
+            args += ["--dev-bind", str(node), str(node)]
+    for path in GPU_RO_TRY:
+        args += ["--ro-bind-try", path, path]
+    return args
 
 
 # ----- fresh uids ------------------------------------------------------------------------------------------

@@ -79,6 +79,10 @@ class Limits:
     max_output_bytes: int = 1_000_000
     heartbeat_s: float | None = 300.0
     processes: int | None = 256
+    gpu: bool = False
+    """Strict mode: also bind the NVIDIA device files and the driver's ``/proc`` and ``/sys`` entries (see
+    :func:`eureka_kit.sandbox.bwrap.gpu_binds`), for a child that trains on CUDA. Set ``address_space_mb=None``
+    with it: CUDA reserves far more virtual memory than it uses."""
 
     def __post_init__(self) -> None:
         if self.wall_s <= 0:
@@ -307,6 +311,7 @@ def launch_child(
                     writable=writable,
                     protect=protect,
                     extra_ro_binds=extra_ro_binds,
+                    gpu=limits.gpu,
                 )
             try:
                 ended = supervise(

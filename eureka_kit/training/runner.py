@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +87,12 @@ def train_candidate(job: TrainJob, out_dir: Path, limits: Limits = DEFAULT_LIMIT
 
     The reward program is copied to ``out_dir/reward.py`` (the child reads
     only its own folder). Outputs of an earlier attempt in ``out_dir`` are
-    removed first.
+    removed first. A job on a CUDA device gets the GPU in its sandbox
+    (``Limits.gpu``) and no address-space limit (CUDA reserves far more virtual
+    memory than it uses); ``docs/sandbox.md`` says what that opens.
     """
+    if job.device.startswith("cuda") and not limits.gpu:
+        limits = replace(limits, gpu=True, address_space_mb=None)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS:
