@@ -24,6 +24,7 @@ The shipped callbacks are the method's own steps: :class:`FeedbackCallback`
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,8 +36,8 @@ from eureka_kit.evaluation.evaluator import Evaluation
 from eureka_kit.feedback.compose import candidate_feedback
 from eureka_kit.files import atomic_write_text
 from eureka_kit.llm import LLMClient
-from eureka_kit.preferences.ranking import Ranker, RankerKind, SyntheticRanker
-from eureka_kit.preferences.steer import rank_generation, record_videos
+from eureka_kit.preferences.ranking import VIDEO_FILE, Ranker, RankerKind, SyntheticRanker
+from eureka_kit.preferences.steer import rank_generation, record_candidate_video, record_videos
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.run.store import RunStore
 from eureka_kit.tasks.spec import TaskSpec
@@ -59,6 +60,8 @@ class RunContext:
     log: Callable[[str], None]
     steps: int
     """Training env-steps per candidate."""
+    backend: str = "sb3"
+    """The training backend candidates train on (the trusted side loads their policies with it)."""
 
 
 @dataclass(frozen=True)
@@ -145,15 +148,31 @@ class FeedbackCallback(LoopCallback):
 
 
 class VideoCallback(LoopCallback):
-    """An mp4 of each successful candidate's policy (ICPL shows them to a person)."""
+    """An mp4 of each successful candidate's policy (ICPL shows them to a person).
+
+    Each video is recorded in the candidate's worker thread right after its
+    evaluation, so it overlaps the other candidates' training; one at a time
+    (offscreen GL contexts are not shared between threads). At the end of a
+    generation the ones still missing (a resumed run) are recorded.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def on_candidate_evaluated(self, cand: CandidateContext) -> None:
+        with self._lock:
+            record_candidate_video(cand.run.spec, cand.cand_dir, cand.run.backend)
 
     def on_generation_end(self, gen: GenerationContext) -> None:
         ok = [r for r in gen.records if r.status == "ok"]
         if not ok:
             gen.run.log(f"  gen {gen.generation}: no successful candidate, no videos")
             return
-        gen.run.log(f"  gen {gen.generation}: recording videos of {len(ok)} polic{'y' if len(ok) == 1 else 'ies'}")
-        record_videos(gen.run.spec, gen.run.store.root, gen.records)
+        with self._lock:
+            made = record_videos(gen.run.spec, gen.run.store.root, gen.records)
+        have = sum(1 for r in ok if (gen.run.store.root / r.name / VIDEO_FILE).exists())
+        extra = f" ({len(made)} recorded now)" if made else ""
+        gen.run.log(f"  gen {gen.generation}: {have} of {len(ok)} policy videos{extra}")
 
 
 class RankingCallback(LoopCallback):

@@ -20,6 +20,10 @@ def examples_dir() -> Path:
     return Path(eureka_kit.examples.__file__).resolve().parent
 
 
+DEMO_SAMPLES = 3
+"""Reward programs per generation of the demo (2 generations)."""
+DEMO_STEPS = 600_000
+"""Training env-steps per demo candidate."""
 DEMO_REPLAY = examples_dir() / "responses" / "halfcheetah_demo.jsonl"
 DEMO_REPLAY_NOTE = (
     "demo: no OPENAI_API_KEY or --base-url set, so no model is called: the LLM's answers are HAND-WRITTEN EXAMPLE "
@@ -168,11 +172,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     use_model = bool(os.environ.get("OPENAI_API_KEY") or args.base_url)
     config = RunConfig(
         task="HalfCheetah-Run-v1",
-        samples=3,
+        samples=DEMO_SAMPLES,
         generations=2,
         steps=args.steps,
         eval_episodes=2,
-        workers=args.workers or max(1, os.cpu_count() or 1),
+        workers=args.workers or DEMO_SAMPLES,
         llm="openai" if use_model else "replay",
         model=args.model,
         base_url=args.base_url,
@@ -306,8 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="a short real run on HalfCheetah (replayed LLM answers without a model)")
     p.add_argument("--runs-dir", default="runs")
-    p.add_argument("--steps", type=int, default=30_000, help="training steps per candidate")
-    p.add_argument("--workers", type=int, default=None)
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=DEMO_STEPS,
+        help=f"training env-steps per candidate (default {DEMO_STEPS:,}: policies that run, in about 5 minutes on 2 "
+        "cores with the batched CPU engine)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"candidates trained at once (default {DEMO_SAMPLES}: all of a generation, sharing the cores)",
+    )
     p.add_argument("--model", default="gpt-4o-mini")
     p.add_argument("--base-url", default=None)
     _add_sandbox_arg(p)

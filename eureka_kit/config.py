@@ -42,7 +42,12 @@ class RunConfig:
             "gpu (MuJoCo Warp), auto (gpu if usable, else cpu for MuJoCo tasks, else sb3)"
         },
     )
-    device: str = field(default="cpu", metadata={"help": "torch device of training: cpu, cuda, cuda:1 ..."})
+    device: str = field(
+        default="auto",
+        metadata={
+            "help": "torch device of training: auto (cuda where the backend can use it, else cpu), cpu, cuda, cuda:1"
+        },
+    )
     executor: str = field(default="local", metadata={"help": "where candidate jobs run: local"})
     repair_rounds: int = field(default=1, metadata={"help": "critic repair rounds per candidate (R)"})
     eval_episodes: int = field(default=5, metadata={"help": "episodes of trusted evaluation per candidate (E)"})

@@ -24,7 +24,7 @@ from eureka_kit.run.store import RunStore, atomic_write_json, read_json
 from eureka_kit.sandbox.runner import Limits
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.spec import TaskSpec
-from eureka_kit.training.backends import get_backend, resolve_backend
+from eureka_kit.training.backends import get_backend, resolve_training
 from eureka_kit.training.job import TrainJob
 from eureka_kit.training.runner import default_timeout_s
 
@@ -132,7 +132,7 @@ def evaluate_run(
         raise ValueError(f"run {run_dir} has no best program yet (no candidate succeeded); nothing to evaluate")
     config = RunConfig.from_json(read_json(run.config_path)["config"])
     spec = get_task(config.task)
-    backend = resolve_backend(config.backend, spec, config.device)
+    backend, device = resolve_training(config.backend, spec, config.device)
     budget = get_backend(backend).budget(spec)
     steps = steps or config.steps or budget.total_steps
     n_envs = config.n_envs or budget.n_envs
@@ -142,9 +142,7 @@ def evaluate_run(
     log(f"retraining {len(jobs)} policies ({', '.join(LABELS[k] for k in kinds)} x {seeds} seeds, {steps} steps each)")
 
     def one(job: tuple[RewardKind, int]) -> SeedResult:
-        result = _one(
-            run, spec, best_program, job[0], job[1], steps, n_envs, config.eval_episodes, backend, config.device
-        )
+        result = _one(run, spec, best_program, job[0], job[1], steps, n_envs, config.eval_episodes, backend, device)
         if result.fitness is not None:
             fit = f"fitness {result.fitness:.4g}"
         else:

@@ -56,7 +56,7 @@ from eureka_kit.selection import Elite, base_messages, find_elite, next_messages
 from eureka_kit.summary import write_summary
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.spec import TaskSpec, with_goal
-from eureka_kit.training.backends import get_backend, resolve_backend
+from eureka_kit.training.backends import get_backend, resolve_training
 from eureka_kit.training.job import TrainJob
 from eureka_kit.training.runner import default_timeout_s
 
@@ -141,13 +141,13 @@ class Loop:
             announce=progress.log,
         )
         self._trajectories: TrajectoryStore | None = None
-        self.backend = resolve_backend(config.backend, self.spec, config.device)
+        self.backend, self.device = resolve_training(config.backend, self.spec, config.device)
         budget = get_backend(self.backend).budget(self.spec)
         self.steps = config.steps or budget.total_steps
         self.n_envs = config.n_envs or budget.n_envs
         self.executor: Executor = make_executor(config.executor, config.workers)
         self.callbacks = CallbackList([*default_callbacks(config, self.ranker), *callbacks])
-        self.context = RunContext(config, self.spec, store, client, progress.log, self.steps)
+        self.context = RunContext(config, self.spec, store, client, progress.log, self.steps, self.backend)
 
     # ----- prompts ---------------------------------------------------------------------------------
     def base_messages(self) -> list[Message]:
@@ -237,7 +237,7 @@ class Loop:
                 n_envs=self.n_envs,
                 seed=self.config.seed,
                 backend=self.backend,
-                device=self.config.device,
+                device=self.device,
             ),
             out_dir=cand,
             limits=Limits(
@@ -335,9 +335,7 @@ class Loop:
         history: list[CandidateRecord] = []
         stopped: str | None = None
         with _run_lock(self.store):
-            self.progress.log(
-                f"training backend: {self.backend} on {self.config.device}; executor: {self.executor.name}"
-            )
+            self.progress.log(f"training backend: {self.backend} on {self.device}; executor: {self.executor.name}")
             self.callbacks.on_run_start(self.context)
             try:
                 for g in range(self.config.generations):

@@ -15,7 +15,7 @@ import torch
 from eureka_kit.evaluation.evaluator import evaluate_policy
 from eureka_kit.sandbox.runner import Limits
 from eureka_kit.tasks.registry import get_task
-from eureka_kit.training.backends import get_backend, resolve_backend
+from eureka_kit.training.backends import get_backend, resolve_backend, resolve_training
 from eureka_kit.training.backends.batched_config import FALLBACK, resolve_batched_config, task_defaults
 from eureka_kit.training.backends.batched_ppo import RunningObsNorm
 from eureka_kit.training.job import OBS_NORM_FILE, POLICY_FILE, ConfigError, TrainJob
@@ -141,6 +141,18 @@ def test_auto_picks_cpu_for_mujoco_and_sb3_without_a_batched_definition() -> Non
     assert reason is not None and "no batched physics definition" in reason
     with pytest.raises(ConfigError, match="cannot train MountainCar"):
         resolve_backend("cpu", get_task(MC), "cpu")
+
+
+def test_auto_device_is_cuda_only_where_the_backend_can_use_it() -> None:
+    """``--device auto`` (the default): the GPU engine where CUDA and MuJoCo Warp work, else the CPU."""
+    gpu_here = get_backend("gpu").unavailable(get_task(HC), "cuda") is None
+    assert resolve_training("auto", get_task(HC), "auto") == (("gpu", "cuda") if gpu_here else ("cpu", "cpu"))
+    assert resolve_training("auto", get_task(MC), "auto") == ("sb3", "cpu")
+    assert resolve_training("cpu", get_task(HC), "auto") == ("cpu", "cpu")
+    assert resolve_training("sb3", get_task(HC), "cpu") == ("sb3", "cpu")
+    if not gpu_here:
+        with pytest.raises(ConfigError, match="cannot train HalfCheetah"):
+            resolve_training("gpu", get_task(HC), "auto")
 
 
 def test_gpu_backend_says_why_it_cannot_run_here() -> None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -220,3 +222,23 @@ def test_unknown_task_lists_valid_ids() -> None:
     for task_id in IDS:
         assert task_id in message
     assert err.value.valid == IDS
+
+
+def test_mujoco_warnings_go_to_logging_without_gymnasiums_known_asset_notes(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HalfCheetah's model (settotalmass, deprecated in mujoco 4) loads silently; other warnings are logged."""
+    import mujoco
+
+    from eureka_kit.tasks.mujoco_warnings import route_mujoco_warnings
+
+    monkeypatch.chdir(tmp_path)
+    route_mujoco_warnings()
+    with caplog.at_level(logging.WARNING, logger="mujoco"):
+        env = get_task("HalfCheetah-Run-v1").make_env()
+        env.reset(seed=0)
+        env.close()
+        assert not [r for r in caplog.records if "settotalmass" in r.getMessage()]
+        mujoco.get_mju_user_warning()("a warning of our own")  # the handler MuJoCo now calls
+    assert any("a warning of our own" in r.getMessage() for r in caplog.records)
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()

@@ -35,23 +35,31 @@ VIDEO_SEED = 123
 VIDEO_STEPS = 200
 
 
+def record_candidate_video(spec: TaskSpec, cand: Path, backend: str) -> VideoResult | None:
+    """An mp4 of one trained candidate's policy in ``cand`` (``None`` when it exists already or cannot be made)."""
+    out = cand / VIDEO_FILE
+    if out.exists():
+        return None
+    try:
+        act = load_actor(spec, cand, TrainJob(task_id=spec.id, reward_kind="baseline", backend=backend))
+        result = record_video(spec, act, out, seed=VIDEO_SEED, max_steps=VIDEO_STEPS)
+    except (RenderError, ValueError, OSError) as e:
+        log.warning("no video for %s: %s", cand.name, e)
+        return None
+    if result.status != "ok":
+        log.warning("no video for %s: %s", cand.name, result.message)
+    return result
+
+
 def record_videos(spec: TaskSpec, run_dir: Path, records: Sequence[CandidateRecord]) -> list[VideoResult]:
     """An mp4 of each successful candidate's policy (skips existing videos, e.g. after resume)."""
     results = []
     for r in records:
-        cand = run_dir / r.name
-        out = cand / VIDEO_FILE
-        if r.status != "ok" or out.exists():
+        if r.status != "ok":
             continue
-        try:
-            act = load_actor(spec, cand, TrainJob(task_id=spec.id, reward_kind="baseline", backend=r.backend or "sb3"))
-            result = record_video(spec, act, out, seed=VIDEO_SEED, max_steps=VIDEO_STEPS)
-        except (RenderError, ValueError, OSError) as e:
-            log.warning("no video for %s: %s", r.name, e)
-            continue
-        if result.status != "ok":
-            log.warning("no video for %s: %s", r.name, result.message)
-        results.append(result)
+        result = record_candidate_video(spec, run_dir / r.name, r.backend or "sb3")
+        if result is not None:
+            results.append(result)
     return results
 
 

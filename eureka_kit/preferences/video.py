@@ -38,6 +38,7 @@ import numpy as np
 
 from eureka_kit.files import atomic_path
 from eureka_kit.tasks.kinds import get_kind
+from eureka_kit.tasks.mujoco_warnings import route_mujoco_warnings
 from eureka_kit.tasks.spec import TaskSpec
 
 VideoStatus = Literal["ok", "render_error"]
@@ -187,6 +188,7 @@ def _make_render_env(spec: TaskSpec, width: int, height: int) -> Any:
 
     # TaskSpec.make_env takes no overrides: the same call as make_env, plus the frame size.
     kwargs: dict[str, Any] = {**dict(spec.env_kwargs), **size}
+    route_mujoco_warnings()
     return gym.make(spec.env_id, max_episode_steps=spec.max_episode_steps, render_mode="rgb_array", **kwargs)
 
 

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from eureka_kit.sim.ops import Array
+from eureka_kit.tasks.mujoco_warnings import route_mujoco_warnings
 
 Fields = Mapping[str, Array]
 """Batched MuJoCo data fields by MjData name, each (N, ...)."""
@@ -114,7 +115,8 @@ class TaskPhysics:
 
 
 def model_path(xml_file: str) -> str:
-    """Full path of a model file among gymnasium's MuJoCo assets."""
+    """Full path of a model file among gymnasium's MuJoCo assets (and MuJoCo's warnings routed to logging)."""
+    route_mujoco_warnings()
     from gymnasium.envs.mujoco.mujoco_env import expand_model_path
 
     return str(expand_model_path(xml_file))

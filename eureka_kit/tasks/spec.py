@@ -227,6 +227,9 @@ class TaskSpec:
         """Build one gymnasium env of this task (with its time limit); ``overrides`` update ``env_kwargs``."""
         import gymnasium as gym
 
+        from eureka_kit.tasks.mujoco_warnings import route_mujoco_warnings
+
+        route_mujoco_warnings()
         return gym.make(
             self.env_id,
             max_episode_steps=self.max_episode_steps,

@@ -4,6 +4,7 @@
 
     backend = get_backend("sb3")            # an unknown name lists the valid ones
     name = resolve_backend("auto", spec, device="cpu")
+    name, device = resolve_training("auto", spec, device="auto")   # ("gpu", "cuda") where a GPU can train it
 
 A backend is registered with an import path (``module:attribute``) and loaded
 on first use, so importing this package imports no simulator or RL library.
@@ -31,6 +32,7 @@ __all__ = [
     "get_backend",
     "register_backend",
     "resolve_backend",
+    "resolve_training",
 ]
 
 _PATHS: dict[str, str] = {}
@@ -91,3 +93,19 @@ def resolve_backend(choice: BackendChoice, spec: TaskSpec, device: str = "cpu") 
 register_backend("sb3", "eureka_kit.training.backends.sb3:SB3Backend")
 register_backend("cpu", "eureka_kit.training.backends.batched:CpuBackend")
 register_backend("gpu", "eureka_kit.training.backends.batched:GpuBackend")
+
+
+def resolve_training(choice: BackendChoice, spec: TaskSpec, device: str = "auto") -> tuple[str, str]:
+    """The backend and the torch device a run trains ``spec`` with.
+
+    ``device="auto"``: ``cuda`` when the chosen (or, for ``auto``, the first
+    usable) backend can train the task on CUDA here, else ``cpu``. So
+    ``auto``/``auto`` is the GPU engine on a machine with CUDA and MuJoCo
+    Warp, the CPU engine for MuJoCo tasks elsewhere, and SB3 for the rest.
+    """
+    if device != "auto":
+        return resolve_backend(choice, spec, device), device
+    try:
+        return resolve_backend(choice, spec, "cuda"), "cuda"
+    except ConfigError:
+        return resolve_backend(choice, spec, "cpu"), "cpu"
