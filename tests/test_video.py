@@ -118,3 +118,21 @@ def _raise_missing_pygame(self: object) -> None:
     from gymnasium.error import DependencyNotInstalled
 
     raise DependencyNotInstalled("pygame is not installed")
+
+
+def test_videos_draw_a_plain_scene() -> None:
+    """Shadows, reflections and the skybox (most of a software-GL frame's cost) are off in video frames."""
+    import mujoco
+
+    from eureka_kit.preferences.video import PLAIN_SCENE_OFF, _make_render_env, _plain_scene
+
+    ensure_gl_backend()
+    env = _make_render_env(get_task("HalfCheetah-Run-v1"), 64, 48)
+    env.reset(seed=0)
+    env.render()
+    _plain_scene(env)
+    frame = env.render()
+    flags = env.unwrapped.mujoco_renderer.viewer.scn.flags
+    assert all(flags[getattr(mujoco.mjtRndFlag, f)] == 0 for f in PLAIN_SCENE_OFF)
+    assert frame.shape == (48, 64, 3) and frame.std() > 0  # still a picture, not a blank frame
+    env.close()
