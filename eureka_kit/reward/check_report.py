@@ -38,6 +38,8 @@ class CheckReport:
     issues: tuple[CheckIssue, ...] = ()
     components: tuple[str, ...] = ()
     time_per_call_ms: float | None = None
+    trace: tuple[str, ...] = ()
+    """The program's torch operations on one traced call, one line each (line, expression, shapes in and out)."""
 
     @property
     def ok(self) -> bool:
@@ -80,6 +82,7 @@ class CheckReport:
             "issues": [asdict(i) for i in self.issues],
             "components": list(self.components),
             "time_per_call_ms": self.time_per_call_ms,
+            "trace": list(self.trace),
         }
 
     @classmethod
@@ -92,7 +95,9 @@ class CheckReport:
             line = i.get("line")
             issues.append(CheckIssue(level, str(i["code"]), str(i["message"]), None if line is None else int(line)))
         t = d.get("time_per_call_ms")
-        return cls(tuple(issues), tuple(str(c) for c in d.get("components", [])), None if t is None else float(t))
+        components = tuple(str(c) for c in d.get("components", []))
+        trace = tuple(str(line) for line in d.get("trace", []))
+        return cls(tuple(issues), components, None if t is None else float(t), trace)
 
     def to_json(self) -> str:
         """JSON text (for ``check.json`` in the run folder)."""

@@ -38,6 +38,7 @@ CHECK_LOG = "check.log"
 REPORT_FILE = "check_report.json"
 MAX_REPORT_BYTES = 1_000_000
 MAX_ISSUES = 64
+MAX_TRACE_LINES = 200
 
 
 def _failed(code: str, message: str) -> CheckReport:
@@ -50,7 +51,8 @@ def _read_report(path: Path) -> CheckReport:
         report = CheckReport.from_dict(read_bounded_json(path, MAX_REPORT_BYTES))
         issues = tuple(CheckIssue(i.level, i.code[:64], bounded(i.message), i.line) for i in report.issues[:MAX_ISSUES])
         components = tuple(c[:64] for c in report.components[:MAX_ISSUES])
-        return CheckReport(issues, components, report.time_per_call_ms)
+        trace = tuple(line[:300] for line in report.trace[:MAX_TRACE_LINES])
+        return CheckReport(issues, components, report.time_per_call_ms, trace)
     except UntrustedFileError as e:
         return _failed("check_crashed", f"the reward checker produced an unreadable report: {str(e)[:300]}")
     except Exception as e:  # untrusted JSON of the wrong shape: KeyError, TypeError, AttributeError, ValueError ...

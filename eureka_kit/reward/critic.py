@@ -12,6 +12,11 @@ contract") in parts, each in its own module:
   real states of the task, random perturbations and edge cases; every call
   must return ``(total, {name: component})`` of finite torch tensors of shape
   (N,), leave its inputs unchanged and be fast;
+* pinpointing (:mod:`~eureka_kit.reward.pinpoint`): when the smoke test
+  failed, one call is traced operation by operation
+  (:mod:`~eureka_kit.reward.shape_trace`) and the first operation that lost
+  the batch dimension, broadcast wrongly, left torch or made NaN/inf is named
+  with its line, shapes and fix (:mod:`~eureka_kit.reward.shape_findings`);
 * component warnings (:mod:`~eureka_kit.reward.component_warnings`): on real
   states, the total should be the sum of the components and no component
   should dominate.
@@ -40,6 +45,7 @@ import torch
 
 from eureka_kit.reward.check_report import CheckIssue, CheckReport
 from eureka_kit.reward.component_warnings import component_warnings
+from eureka_kit.reward.pinpoint import Pinpoint, locate, pinpoint
 from eureka_kit.reward.program import (
     ENTRY_POINT,
     PROGRAM_FILENAME,
@@ -154,6 +160,13 @@ def _check_program(spec: TaskSpec, source: str, n_envs: int) -> CheckReport:
         )
         issues.append(CheckIssue("warning", "slow", msg))
 
+    # shape tracing: the line, expression, shapes and fix of the operation that broke the contract
+    smoke_errors = {i.code for i in smoke.issues.values() if i.level == "error"}
+    located: Pinpoint | None = None
+    if "too_slow" not in smoke_errors:
+        located = pinpoint(spec, source, program, steps, non_finite="non_finite" in smoke_errors)
+        issues = locate(issues, located)
+
     if stats is not None:
         issues += component_warnings(*stats)
     components = smoke.components or ()
@@ -163,4 +176,4 @@ def _check_program(spec: TaskSpec, source: str, n_envs: int) -> CheckReport:
             "that their values can be shown during training and used to improve the program."
         )
         issues.append(CheckIssue("warning", "no_components", msg))
-    return CheckReport(tuple(issues), components, time_ms)
+    return CheckReport(tuple(issues), components, time_ms, located.lines if located is not None else ())

@@ -242,9 +242,14 @@ def _type_name(x: object) -> str:
 
 def _shape_hint(t: torch.Tensor, n: int) -> str:
     if t.dim() == 0:
-        return " It was reduced over the batch (e.g. `.sum()` or `.mean()` without `dim=-1`): keep one value per env."
+        return (
+            " It was reduced over the batch dimension N (a sum, mean, max... over all envs, or an index that picks "
+            "one env): keep one value per env."
+        )
     if t.dim() >= 2 and t.shape[0] == n:
-        return " Reduce the trailing dimension(s) (e.g. `.sum(dim=-1)`) or drop a size-1 one with `.squeeze(-1)`."
+        if t.dim() == 2 and t.shape[1] == 1:
+            return " Drop the trailing dimension of size 1 with `.squeeze(-1)`."
+        return " Reduce its trailing dimension(s), never N (e.g. `.sum(dim=-1)` on an (N, k) tensor)."
     return ""
 
 
