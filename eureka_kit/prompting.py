@@ -1,8 +1,10 @@
 """Prompt rendering: jinja2 templates in ``prompts/`` with ``StrictUndefined``.
 
-The state-variable documentation and the reward signature shown to the LLM
-are generated from the task spec (:func:`state_table`, :func:`signature`), so
-prompt and code cannot drift. A missing template variable is an error, never
+The state-variable documentation, the reward signature, the checklist's
+argument shapes and the example program (written for another task,
+:mod:`eureka_kit.reward.example`) shown to the LLM are generated from the task
+specs (:func:`state_table`, :func:`signature`, :func:`arg_shapes`,
+:func:`example_for`), so prompt and code cannot drift. A missing template variable is an error, never
 an empty string.
 """
 
@@ -73,9 +75,24 @@ def state_table(spec: TaskSpec) -> str:
     return "\n".join(f"- `{v.name}` {v.batched_shape} [{v.unit}]: {v.doc}" for v in spec.state)
 
 
+def arg_shapes(spec: TaskSpec) -> str:
+    """``x_velocity (N,), action (N, 6)``: every argument with its batched shape (the prompt's checklist)."""
+    return ", ".join(f"`{v.name}` {v.batched_shape}" for v in spec.state)
+
+
+def example_for(spec: TaskSpec) -> tuple[TaskSpec, str]:
+    """Another registered task and the example reward program generated from its spec (the prompt's example)."""
+    from eureka_kit.reward.example import example_program, pick_example_task
+    from eureka_kit.tasks.registry import list_tasks
+
+    other = pick_example_task(spec, list_tasks())
+    return other, example_program(other)
+
+
 def system_prompt(spec: TaskSpec) -> str:
-    return render("system", task=spec, signature=signature(spec))
+    return render("system", task=spec, signature=signature(spec), arg_shapes=arg_shapes(spec))
 
 
 def initial_prompt(spec: TaskSpec) -> str:
-    return render("initial", task=spec, state_table=state_table(spec))
+    other, program = example_for(spec)
+    return render("initial", task=spec, state_table=state_table(spec), example_task=other, example_program=program)

@@ -12,7 +12,7 @@ import jinja2
 import pytest
 
 from eureka_kit.feedback.reflection import render_reflection
-from eureka_kit.prompting import TEMPLATES, render, signature, state_table
+from eureka_kit.prompting import TEMPLATES, arg_shapes, example_for, render, signature, state_table
 from eureka_kit.tasks.registry import list_tasks
 from eureka_kit.tasks.spec import TaskSpec
 
@@ -52,8 +52,13 @@ def contexts(spec: TaskSpec) -> dict[str, dict[str, object]]:
         comment = ""
 
     return {
-        "system": {"task": spec, "signature": signature(spec)},
-        "initial": {"task": spec, "state_table": state_table(spec)},
+        "system": {"task": spec, "signature": signature(spec), "arg_shapes": arg_shapes(spec)},
+        "initial": {
+            "task": spec,
+            "state_table": state_table(spec),
+            "example_task": example_for(spec)[0],
+            "example_program": example_for(spec)[1],
+        },
         "reflection": {
             "best": Best,
             "generation": 0,
