@@ -252,7 +252,7 @@ class Loop:
                 generation,
                 index,
                 "ok",
-                "",
+                checked.message,  # the normalizations applied, if any
                 fitness=evaluation.fitness,
                 fitness_std=evaluation.fitness_std,
                 components=report.components,
