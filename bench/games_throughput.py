@@ -11,8 +11,8 @@ Rows, per game (MiniGrid DoorKey-8x8, Crafter), all on one core (torch one threa
 * training: one candidate's sandboxed training (``train_candidate``: SB3 PPO, the task's defaults, the
   example reward program), env-steps/s as the child measures it (training time only, start-up excluded).
 
-``--smoke`` runs the rows at seconds-long sizes (the default test suite runs it), the training row for MiniGrid
-only (a Crafter training child first compiles the world noise, ~6 s; tests/test_games_crafter.py trains one).
+``--smoke`` runs the env rows at seconds-long sizes and no training (the default test suite runs it; the games'
+test files train in the sandbox).
 """
 
 from __future__ import annotations

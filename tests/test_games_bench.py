@@ -20,5 +20,10 @@ def test_games_bench_smoke_runs() -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     assert "env-steps/s" in out and "vs stock" in out
-    for row in ("MiniGrid DoorKey-8x8: stock env", "DoorKey-Grid-v1 sandboxed SB3 PPO training", "Crafter-Wood-v1 env"):
+    for row in (
+        "MiniGrid DoorKey-8x8: stock env",
+        "DoorKey-Grid-v1 env",
+        "Crafter (collect wood): stock",
+        "Crafter-Wood-v1 env",
+    ):
         assert row in out, out

@@ -5,7 +5,13 @@ and the policy here read the world's symbolic state instead, so
 :class:`CrafterGame` steps Crafter's own engine (its ``World``, ``Player`` and
 creatures, the same rules, chunk balancing and daylight) without drawing, and
 draws a frame only in ``render()`` (videos). The step logic is Crafter 1.8's
-``Env.step`` minus the image and the semantic map.
+``Env.step`` minus the image and the semantic map, with one change: Crafter's
+chunk balancing picks the creature to despawn from a ``set`` (ordered by
+memory address), so stock Crafter plays a seed differently from one process to
+the next (two ``crafter.Env(seed=0)`` with the same actions part after 10
+steps); here the creatures are taken in the order they were added, so an
+episode is fixed by its seed and its actions (the trusted evaluator's seeds
+mean something).
 
 The policy's observation (a float vector) is the 9x7 local view around the
 player (Crafter's own view size) as one-hot cell classes (materials, then
@@ -29,6 +35,8 @@ CREATURES = ("cow", "zombie", "skeleton", "arrow", "plant")
 N_MATERIALS = 13
 N_CLASSES = N_MATERIALS + len(CREATURES)
 FACINGS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+STOCK_SIZE = (64, 64)
+"""The image size of stock Crafter (``crafter.Env()``), whose night noise :meth:`CrafterGame._night_noise` replays."""
 
 
 def _crafter() -> Any:
@@ -112,6 +120,7 @@ class CrafterGame(gym.Env):  # type: ignore[type-arg]
         env._world.add(env._player)
         env._unlocked = set()
         generate_world(env._world, env._player)  # Crafter's generator, the noise computed per map
+        self._night_noise()
         self.unlocked_now = set()
         self.vitals_change = np.zeros(4)
         return self._observe(), {}
@@ -123,12 +132,12 @@ class CrafterGame(gym.Env):  # type: ignore[type-arg]
         env._step += 1
         env._update_time()
         env._player.action = crafter.constants.actions[int(action)]
-        for obj in env._world.objects:
-            if env._player.distance(obj) < 2 * max(env._view):
-                obj.update()
-        if env._step % 10 == 0:
+        self._update_objects()
+        if env._step % 10 == 0:  # Crafter's balancing, its creatures in the order they were added (see above)
+            index = env._world._obj_map
             for chunk, objs in env._world.chunks.items():
-                env._balance_chunk(chunk, objs)
+                env._balance_chunk(chunk, sorted(objs, key=lambda o: int(index[o.pos[0], o.pos[1]])))
+        self._night_noise()
         reward = (env._player.health - env._last_health) / 10
         env._last_health = env._player.health
         unlocked = {name for name, count in env._player.achievements.items() if count > 0 and name not in env._unlocked}
@@ -142,6 +151,42 @@ class CrafterGame(gym.Env):  # type: ignore[type-arg]
         won = self.target is not None and self.target in unlocked
         info = {"achievements": dict(env._player.achievements), "discount": 1.0 - float(dead)}
         return self._observe(), float(reward), bool(dead or won), over and not (dead or won), info
+
+    def _night_noise(self) -> None:
+        """Draw from the world's random numbers what Crafter's image would draw, without drawing it.
+
+        At night Crafter's observation image adds noise from the *world's* random generator (3,087 numbers
+        at its default 64x64 size), which later spawns and creature moves read: taking the same numbers keeps
+        every episode the one stock Crafter plays for that seed and those actions.
+        """
+        env = self._env
+        if env._world.daylight < 0.5:
+            grid = np.asarray(env._local_view._grid)
+            unit = np.array(STOCK_SIZE) // env._view
+            env._world.random.uniform(32, 127, tuple(grid * unit))
+
+    def _update_objects(self) -> None:
+        """Crafter's ``for obj in objects: if player.distance(obj) < 2 * max(view): obj.update()``, vectorized.
+
+        The player is the first object and updates first; no object moves another, so every other object's
+        distance to the (moved) player can be taken before the loop, as Crafter takes it right before each update.
+        """
+        env = self._env
+        objs, player = env._world.objects, env._player
+        limit = 2 * int(max(env._view))
+        if not objs or objs[0] is not player:  # not Crafter's usual order: its own loop
+            for obj in objs:
+                if player.distance(obj) < limit:
+                    obj.update()
+            return
+        player.update()
+        rest = objs[1:]
+        if not rest:
+            return
+        near = np.abs(np.array([o.pos for o in rest]) - player.pos).sum(axis=1) < limit
+        for obj, ok in zip(rest, near.tolist(), strict=True):
+            if ok:
+                obj.update()
 
     def local_classes(self) -> np.ndarray:
         """The (9, 7) cell classes around the player: material ids 1..12 (0 outside), creatures 13..17."""
@@ -170,8 +215,17 @@ class CrafterGame(gym.Env):  # type: ignore[type-arg]
         return np.concatenate([cells, items, extra, facing])
 
     def render(self) -> Any:
-        """The player's view as Crafter draws it (local view and inventory), ``(size, size, 3)`` uint8."""
-        return self._env.render((self._size, self._size))
+        """The player's view as Crafter draws it (local view and inventory), ``(size, size, 3)`` uint8.
+
+        Drawing takes random numbers from the world at night; they are given back, so that recording a video
+        does not change the episode.
+        """
+        random = self._env._world.random
+        state = random.get_state()
+        try:
+            return self._env.render((self._size, self._size))
+        finally:
+            random.set_state(state)
 
 
 def register_env() -> None:
