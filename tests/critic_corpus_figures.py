@@ -32,28 +32,42 @@ def finding(source: str):  # type: ignore[no-untyped-def]
 
 
 def follow(source: str, rounds: int) -> bool:
-    """Apply the first finding's fix literally ("remove `.sum()` on line L", "replace `E` on line L by `X`"), once
-    per round, and check again; True when the program passes within ``rounds`` rounds."""
+    """Apply the fix of the critic's first error message literally, once per round, and check again.
+
+    True when the program passes within ``rounds`` rounds. Understood: "remove `.sum()` on line L and use `x`",
+    "remove `.item()` on line L:", "replace `E` on line L by `X`", "write `X` on line L" (X replaces the traced
+    expression), "e.g. `v = X` on line L".
+    """
     for _ in range(rounds):
-        if check_program(spec, source).ok:
+        report = check_program(spec, source)
+        if report.ok:
             return True
-        f = finding(source)
-        if f is None:
-            return False
+        first = report.errors[0]
+        fix = first.message.partition("Fix: ")[2] or first.message
         lines = source.splitlines()
-        line = lines[f.line - 1]
-        m = re.search(r"remove `([^`]+)` on line", f.fix)
-        r = re.search(r"replace `([^`]+)` on line \d+ by `([^`]+)`", f.fix)
-        w = re.search(r"write `([^`]+)` on line", f.fix)
-        if m and f.operand is not None and f.operand.label + m.group(1) in line:
-            lines[f.line - 1] = line.replace(f.operand.label + m.group(1), f.operand.label, 1)
+        if first.line is None:
+            return False
+        line = lines[first.line - 1]
+        expression = first.message.split("`")[1] if "`" in first.message else ""
+        m = re.search(r"remove `([^`]+)` on line \d+ and use `([^`]+)`", fix)
+        d = re.search(r"remove `([^`]+)` on line \d+:", fix)
+        r = re.search(r"replace `([^`]+)` on line \d+ by `([^`]+)`", fix)
+        w = re.search(r"write `([^`]+)` on line", fix)
+        a = re.search(r"e\.g\. `(\w+) = ([^`]+)` on line", fix)
+        if m and m.group(2) + m.group(1) in line:
+            lines[first.line - 1] = line.replace(m.group(2) + m.group(1), m.group(2), 1)
+        elif d and expression.endswith(d.group(1)) and expression in line:
+            lines[first.line - 1] = line.replace(expression, expression[: -len(d.group(1))], 1)
         elif r and r.group(1) in line:
-            lines[f.line - 1] = line.replace(r.group(1), r.group(2), 1)
-        elif w and f.event.expression in line:
-            lines[f.line - 1] = line.replace(f.event.expression, w.group(1), 1)
+            lines[first.line - 1] = line.replace(r.group(1), r.group(2), 1)
+        elif w and expression and expression in line:
+            lines[first.line - 1] = line.replace(expression, w.group(1), 1)
+        elif a:
+            indent = line[: len(line) - len(line.lstrip())]
+            lines[first.line - 1] = f"{indent}{a.group(1)} = {a.group(2)}"
         else:
             if "-v" in sys.argv:
-                print("--- no literal fix:\n" + source + f.message()[:600])
+                print("--- no literal fix:\n" + source + first.message[:600])
             return False
         source = "\n".join(lines) + "\n"
     ok = check_program(spec, source).ok

@@ -152,3 +152,13 @@ def test_the_trace_runs_in_the_sandboxed_check_child(tmp_path: Path) -> None:
     assert first.message.startswith("line 12: `forward_velocity.sum(dim=-1)` (sum) lost the batch dimension N")
     assert "tampering" not in report.codes
     assert any(t.startswith("line 12: `forward_velocity.sum(dim=-1)`") for t in report.trace)
+
+
+def test_a_python_number_total_is_pointed_at_its_assignment() -> None:
+    """gen_001/cand_03's shape: `total = 0.0` never becomes a tensor (no operation to trace)."""
+    source = _program("total = 0.0\nm = x_velocity * 2.0\nreturn total, {'m': m}")
+    report = check_program(get_task(TASK), source)
+    first = report.errors[0]
+    assert (first.code, first.line) == ("non_tensor", 5), report.feedback()
+    assert first.message.startswith("line 5: `total = 0.0` makes `total` a Python number")
+    assert "`total = torch.zeros_like(x_position)` on line 5" in first.message
