@@ -59,27 +59,41 @@ def tech_tree() -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _crafter_task(task_id: str, target: str, goal: str, text: str, length: int, total_steps: int) -> TaskSpec:
+def _achievement(target: str) -> Fitness:
+    return Fitness(
+        name=target,
+        description=f"fraction of episodes in which the achievement {target} is unlocked",
+        unit="success rate",
+        step=cs.achievement_step(target),
+        aggregate="any",
+    )
+
+
+def _crafter_task(
+    task_id: str,
+    target: str | None,
+    goal: str,
+    text: str,
+    length: int,
+    total_steps: int,
+    fitness: Fitness | None = None,
+) -> TaskSpec:
+    ending = (
+        f"The episode ends with success when `{target}` is unlocked, and with failure when the player dies or after "
+        f"{length} steps."
+        if target is not None
+        else f"The episode ends when the player dies or after {length} steps."
+    )
     return register(
         TaskSpec(
             id=task_id,
             env_id=CRAFTER_ID,
             env_kwargs={"target": target, "length": length},
             goal=goal,
-            description=describe(
-                f"{text} The episode ends with success when `{target}` is unlocked, and with failure when the "
-                f"player dies or after {length} steps.",
-                render_rules("Crafter", RULES, cs.ACTIONS, tech_tree()),
-            ),
+            description=describe(f"{text} {ending}", render_rules("Crafter", RULES, cs.ACTIONS, tech_tree())),
             state=cs.STATE,
             extract=cs.extract,
-            fitness=Fitness(
-                name=target,
-                description=f"fraction of episodes in which the achievement {target} is unlocked",
-                unit="success rate",
-                step=cs.achievement_step(target),
-                aggregate="any",
-            ),
+            fitness=fitness if fitness is not None else _achievement(str(target)),
             baseline_reward=cs.baseline,
             train=TrainDefaults(
                 algo="PPO",
@@ -100,7 +114,7 @@ def _crafter_task(task_id: str, target: str, goal: str, text: str, length: int, 
             tags=("game", "crafter", "survival", "discrete"),
             kind="survival",
             analysis=AnalysisVars(
-                termination="success",
+                termination="success" if target is not None else "failure",
                 cell="position",
                 deaths=(("died", "died (health reached 0)"),),
                 achievements="unlocked",
@@ -152,4 +166,20 @@ DIAMOND = _crafter_task(
     "in the mountains and mine it. Lava lies near diamonds: walking into it kills the player.",
     length=10000,
     total_steps=1_000_000,
+)
+SURVIVE = _crafter_task(
+    "Crafter-Survive-v1",
+    None,
+    "survive a day and a night, away from lava",
+    "Survive: stay alive for a whole day and night. Keep food and drink up (eat cows, drink water), sleep when "
+    "energy is low (preferably in a shelter), avoid or fight zombies at night, and never walk into lava.",
+    length=600,
+    total_steps=200_000,
+    fitness=Fitness(
+        name="survived",
+        description="fraction of episodes in which the player is alive at the end (600 steps)",
+        unit="success rate",
+        step=lambda s: 1.0 - s["died"],
+        aggregate="last",
+    ),
 )
