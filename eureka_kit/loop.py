@@ -2,7 +2,8 @@
 
 Each generation: render the prompt from the elite so far, ask the LLM for K
 programs, and for each one (up to ``workers`` at once) extract, check (with
-up to R repair rounds that send the critic's message back to the LLM), train
+up to R repair rounds that show the LLM its own program and the critic's
+findings, :mod:`eureka_kit.repair`), train
 in a sandboxed child, evaluate with the trusted evaluator, and write its
 typed record. The loop holds no stage logic of its own.
 
