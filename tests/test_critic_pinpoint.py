@@ -25,17 +25,22 @@ TASK = "HalfCheetah-Run-v1"
 ARGS = "x_position, x_velocity, torso_height, torso_angle, torso_angular_velocity, joint_pos, joint_vel, action"
 
 
-@cache
-def corpus_programs() -> tuple[tuple[str, str], ...]:
-    """(where, program) for every distinct program extracted from the corpus' answers."""
+def corpus_answers() -> list[tuple[str, str]]:
+    """(where, answer) for every answer of the corpus: first answers, repairs, and every exchange's response."""
     answers: list[tuple[str, str]] = []
     for line in (CORPUS / "candidates.jsonl").read_text().splitlines():
         d = json.loads(line)
         answers += [(f"{d['candidate']}/{k}", d[k]) for k in ("response", "response_repair_1") if k in d]
     for i, line in enumerate((CORPUS / "llm_exchanges.jsonl").read_text().splitlines()):
         answers.append((f"exchange {i}", json.loads(line)["response"]))
+    return answers
+
+
+@cache
+def corpus_programs() -> tuple[tuple[str, str], ...]:
+    """(where, program) for every distinct program extracted from the corpus' answers."""
     seen: dict[str, str] = {}
-    for where, answer in answers:
+    for where, answer in corpus_answers():
         extraction = extract_program(answer)
         if extraction.status == "ok" and extraction.source is not None:
             seen.setdefault(extraction.source, where)
@@ -61,8 +66,12 @@ def assert_advice_fits_shapes(f: ShapeFinding) -> None:
         assert f"`{named}.sum(dim" not in f.fix and f"`{named}.mean(dim" not in f.fix, f.fix
 
 
-def test_the_corpus_is_in_the_repository() -> None:
+def test_the_corpus_is_in_the_repository_and_every_answer_extracts() -> None:
     assert (CORPUS.parent / "README.md").is_file()
+    answers = corpus_answers()
+    assert len(answers) == 46
+    failed = [where for where, answer in answers if extract_program(answer).status != "ok"]
+    assert not failed, f"answers the extractor could not read: {failed}"
     assert len(corpus_programs()) >= 12
 
 
