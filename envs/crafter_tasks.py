@@ -117,6 +117,7 @@ def _crafter_task(
                 termination="success" if target is not None else "failure",
                 cell="position",
                 deaths=(("died", "died (health reached 0)"),),
+                death_cause=cs.death_cause,
                 achievements="unlocked",
                 achievement_names=cs.ACHIEVEMENTS,
                 extra=("daylight",),

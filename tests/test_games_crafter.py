@@ -144,3 +144,29 @@ def test_an_episode_is_fixed_by_its_seed_and_actions() -> None:
         return out
 
     assert play() == play()
+
+
+def test_walking_into_lava_kills_and_the_analyzer_says_so() -> None:
+    from eureka_kit.feedback.analyzer import analyze
+    from eureka_kit.feedback.trajectory import from_states
+
+    spec = get_task("Crafter-Wood-v1")
+    env = _env()
+    try:
+        u = env.unwrapped
+        px, py = (int(v) for v in u.player.pos)
+        u.world[(px, py + 1)] = "lava"
+        _, _, _, _, info = env.step(NOOP)
+        before = info[STATE_KEY]
+        _, _, terminated, _, info = env.step(4)  # move_down, into the lava
+        s = info[STATE_KEY]
+    finally:
+        env.close()
+    assert before["lava_adjacent"] == 1.0
+    assert terminated and s["died"] == 1.0 and s["vitals"][0] == 0.0
+    assert cs.death_cause(s) == "walked into lava"
+    states = {k: np.stack([np.asarray(before[k]), np.asarray(s[k])]) for k in s}
+    died = from_states(spec, states, seed=0, terminated=True, truncated=False)
+    finding = analyze(spec, [died]).get("dies")
+    assert finding is not None and "died (health reached 0) in 1 of 1 episodes" in finding.message
+    assert "walked into lava 1" in finding.message

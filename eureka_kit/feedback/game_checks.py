@@ -9,6 +9,7 @@ the actions taken.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -40,11 +41,19 @@ def _dies(ctx: AnalysisContext) -> list[Finding]:
     for name, meaning in ctx.vars.deaths:
         if not ctx.has(name):
             continue
-        steps = [s for t in ctx.trajectories if (s := _first_step(t.states[name])) is not None]
-        if steps:
-            parts.append(f"{meaning} in {len(steps)} of {ctx.n} episodes (first at step {fmt(float(np.mean(steps)))})")
-            evidence[f"{name}.episodes"] = float(len(steps))
-            evidence[f"{name}.mean_step"] = num(float(np.mean(steps)))
+        hits = [(t, s) for t in ctx.trajectories if (s := _first_step(t.states[name])) is not None]
+        if not hits:
+            continue
+        steps = [s for _, s in hits]
+        text = f"{meaning} in {len(steps)} of {ctx.n} episodes (first at step {fmt(float(np.mean(steps)))})"
+        cause = ctx.vars.death_cause
+        if cause is not None:
+            causes = Counter(cause({k: np.asarray(v)[s - 1] for k, v in t.states.items()}) for t, s in hits)
+            text += ": " + ", ".join(f"{c} {n}" for c, n in causes.most_common())
+            evidence |= {f"{name}.{c}": float(n) for c, n in causes.items()}
+        parts.append(text)
+        evidence[f"{name}.episodes"] = float(len(steps))
+        evidence[f"{name}.mean_step"] = num(float(np.mean(steps)))
     if not parts:
         return []
     return [Finding("dies", "warning", "The agent fails: " + "; ".join(parts) + ".", evidence)]

@@ -218,3 +218,22 @@ def achievement_step(name: str) -> Any:
         return np.asarray(s["unlocked"])[..., col]
 
     return step
+
+
+def death_cause(s: Mapping[str, np.ndarray]) -> str:
+    """Why the player died, from the state of the step it died: lava, hunger, thirst, fatigue or a creature."""
+    food, drink, energy = (float(x) for x in np.asarray(s["vitals"])[1:4])
+    near = np.asarray(s["nearest_distance"])
+    if near[TARGETS.index("lava")] == 0:
+        return "walked into lava"
+    if food <= 0:
+        return "starved"
+    if drink <= 0:
+        return "dehydrated"
+    if energy <= 0:
+        return "exhausted"
+    if near[TARGETS.index("zombie")] <= 1:
+        return "killed by a zombie"
+    if near[TARGETS.index("skeleton")] <= 4:
+        return "shot by a skeleton"
+    return "killed (cause unclear)"

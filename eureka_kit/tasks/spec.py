@@ -163,6 +163,8 @@ class AnalysisVars:
     """Games: a 0/1 vector variable, 1 where an achievement is unlocked on this step (what the agent achieved, when)."""
     achievement_names: tuple[str, ...] = ()
     """The names of the columns of ``achievements``."""
+    death_cause: Callable[[Mapping[str, np.ndarray]], str] | None = None
+    """Games: the cause of a death from the state of the step it happened (e.g. ``"starved"``), for ``deaths``."""
 
     def relevant(self) -> tuple[str, ...]:
         """The variables summarized in ``state`` and ``episode_end``, in this order, without repeats."""
