@@ -60,3 +60,30 @@ def test_grid_task_runs_end_to_end(grid_run: RunResult) -> None:
     assert "Rules of the game (MiniGrid LavaCrossingS9N1)" in prompt and "in_lava" in prompt
     videos = list(grid_run.run_dir.glob("gen_*/cand_*/rollout.mp4"))
     assert videos and all(v.stat().st_size > 1000 for v in videos)
+
+
+@pytest.mark.expensive
+def test_crafter_task_runs_end_to_end(tmp_path: Path) -> None:
+    """The same on Crafter-Wood-v1 (expensive: each Crafter child first compiles the world noise, ~6 s)."""
+    program = _answer(ROOT / "examples" / "crafter_wood_reward.py")
+    replay = write_replay(tmp_path / "replay.jsonl", [("gen_000/initial", program)])
+    run = run_tiny(
+        tmp_path / "runs",
+        replay,
+        task="Crafter-Wood-v1",
+        samples=1,
+        generations=1,
+        steps=512,
+        n_envs=2,
+        workers=1,
+        analyzer=True,
+        videos=True,
+    )
+    cand = run.run_dir / "gen_000" / "cand_00"
+    assert _json(cand / "candidate.json")["status"] == "ok"
+    evaluation = _json(cand / "eval.json")
+    assert evaluation["status"] == "ok" and evaluation["fitness_name"] == "collect_wood"
+    kinds = {f["kind"] for f in _json(cand / "analysis.json")["findings"]}
+    assert {"fitness", "actions", "achievements"} <= kinds
+    assert "tech tree" in json.dumps(_json(run.run_dir / "gen_000" / "prompt.json"))
+    assert (cand / "rollout.mp4").stat().st_size > 1000
