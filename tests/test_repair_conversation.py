@@ -5,6 +5,7 @@ is written to the candidate folder and counted; safe normalizations are applied,
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from eureka_kit.llm import Message
 from eureka_kit.repair import check_with_repairs, same_program
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.critic import check_program
+from eureka_kit.reward.extract import extract_program
 from eureka_kit.reward.normalize import normalize
 from eureka_kit.tasks.registry import get_task
 
@@ -160,14 +162,17 @@ def test_replay_run_records_the_conversation(tmp_path: Path) -> None:
         ],
     )
     run = run_tiny(tmp_path / "runs", replay, samples=2, generations=1, repair_rounds=3, analyzer=False)
-    for index in (0, 1):
+    for index, answers in ((0, a), (1, b)):
         cand = run.run_dir / "gen_000" / f"cand_{index:02d}"
         record = json.loads((cand / "candidate.json").read_text())
         assert record["status"] == "check_error" and record["repairs"] == 2, record
         prompts = [(cand / f"repair_{k}_prompt.md").read_text() for k in (1, 2)]
-        for prompt in prompts:
-            assert "This is the program you sent:" in prompt and "The checker said:" in prompt
-            assert "line 1" in prompt and "Fix: " in prompt
+        for prompt, answer in zip(prompts, (answers["response"], answers["response_repair_1"]), strict=True):
+            program = extract_program(answer).source
+            assert (
+                program is not None and f"This is the program you sent:\n\n```python\n{program.strip()}\n```" in prompt
+            )
+            assert re.search(r"line \d+: `[^`]+` \(\w+\) lost the batch dimension N: .* Fix: ", prompt), prompt
         assert "same program again" in record["message"]
         calls = [json.loads(x) for x in (run.run_dir / "llm_calls.jsonl").read_text().splitlines() if x]
         assert sum(c["request_id"].startswith(f"gen_000/cand_{index:02d}/repair_") for c in calls) == 2
