@@ -149,7 +149,7 @@ class CrafterGame(gym.Env):  # type: ignore[type-arg]
         dead = env._player.health <= 0
         over = bool(env._length and env._step >= env._length)
         won = self.target is not None and self.target in unlocked
-        info = {"achievements": dict(env._player.achievements), "discount": 1.0 - float(dead)}
+        info = {"discount": 1.0 - float(dead)}  # achievements are in the named state (SB3 deep-copies infos)
         return self._observe(), float(reward), bool(dead or won), over and not (dead or won), info
 
     def _night_noise(self) -> None:
