@@ -20,6 +20,7 @@ from eureka_kit.feedback.analyzer import analyze
 from eureka_kit.feedback.trajectory import collect_trajectory, from_states
 from eureka_kit.games.minigrid_state import DIRECTIONS
 from eureka_kit.preferences.video import record_video
+from eureka_kit.reward.critic import check_program
 from eureka_kit.sandbox.runner import Limits
 from eureka_kit.tasks.kinds import get_kind
 from eureka_kit.tasks.registry import get_task
@@ -149,6 +150,8 @@ def test_check_accepts_the_example_programs(capsys: pytest.CaptureFixture[str]) 
     for task_id, name in (("DoorKey-Grid-v1", "doorkey_reward.py"), ("LavaCrossing-Grid-v1", "lavacrossing_reward.py")):
         assert main(["check", task_id, str(ROOT / "examples" / name)]) == 0
         assert "OK" in capsys.readouterr().out
+    unlock = (ROOT / "examples" / "unlockpickup_reward.py").read_text()
+    assert check_program(get_task("UnlockPickup-Grid-v1"), unlock).ok  # the critic in-process
 
 
 @pytest.fixture(scope="module")
