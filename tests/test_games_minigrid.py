@@ -179,7 +179,7 @@ def test_program_trains_in_the_sandbox(trained: tuple[TrainJob, Path, TrainResul
 def test_trusted_evaluation_and_video(trained: tuple[TrainJob, Path, TrainResult], tmp_path: Path) -> None:
     job, out, _ = trained
     spec = get_task(job.task_id)
-    ev = evaluate_policy(spec, out, episodes=2, job=job)
+    ev = evaluate_policy(spec, out, episodes=1, job=job)
     assert ev.status == "ok", ev.message
     assert ev.fitness is not None and 0.0 <= ev.fitness <= 1.0
     act = load_actor(spec, out, job)
