@@ -54,8 +54,7 @@ from eureka_kit.sandbox.runner import Limits, configure_sandbox, default_mode, e
 from eureka_kit.sandbox.verify import BASIC_MODE_WARNING
 from eureka_kit.selection import Elite, base_messages, find_elite, next_messages
 from eureka_kit.summary import write_summary
-from eureka_kit.tasks.registry import get_task
-from eureka_kit.tasks.spec import TaskSpec, with_goal
+from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.backends import get_backend, resolve_training
 from eureka_kit.training.job import TrainJob
 from eureka_kit.training.runner import default_timeout_s
@@ -128,8 +127,7 @@ class Loop:
         self.store = store
         self.client = client
         self.progress = progress
-        base = get_task(config.task)
-        self.spec: TaskSpec = with_goal(base, config.goal) if config.goal else base
+        self.spec: TaskSpec = config.task_spec()
         self.params = SamplingParams(temperature=config.temperature)
         self.ranker: Ranker | None = make_ranker(
             config.ranker,
@@ -238,6 +236,7 @@ class Loop:
                 seed=self.config.seed,
                 backend=self.backend,
                 device=self.device,
+                fitness=self.config.fitness,
             ),
             out_dir=cand,
             limits=Limits(
@@ -386,7 +385,7 @@ def start_run(
     backend, replay file, sandbox); if the run fails before its first
     generation, its folder is removed again, so a failed start leaves nothing.
     """
-    get_task(config.task)  # fail fast on an unknown task, listing the valid ones
+    config.task_spec()  # fail fast on an unknown task (listing the valid ones) or a bad fitness expression
     if config.sandbox is None:  # record the mode actually used, so resume uses the same
         config = dataclasses.replace(config, sandbox=default_mode())
     store = RunStore(runs_dir / new_run_id(config))
