@@ -285,3 +285,5 @@ def test_a_goal_with_a_fitness_expression_runs_without_a_person(tmp_path: Path) 
     assert json.loads((cand / "eval.json").read_text())["fitness_name"] == f"expr: {expr}"
     config = json.loads((run.run_dir / "config.json").read_text())["config"]
     assert config["fitness"] == expr and config["ranker"] == "none"
+    summary = json.loads((run.run_dir / "summary.json").read_text())
+    assert summary["best"] is not None and summary["best"]["fitness"] == record["fitness"]  # elite by the expression

@@ -94,6 +94,7 @@ def test_run_config_builds_the_task_with_goal_and_expression() -> None:
     config = RunConfig(task=HOP, goal="hop backwards", fitness="mean(-x_velocity)", llm="replay", replay_path="x")
     spec = config.task_spec()
     assert spec.id == HOP and spec.fitness.name == "expr: mean(-x_velocity)" and "hop backwards" in spec.description
+    assert not spec.free_form  # the elite is chosen by the expression, not by rankings
     value = spec.fitness.step(_state(2, x_velocity=np.array([-1.0, 2.0])))
     np.testing.assert_allclose(value, [1.0, -2.0])
     with pytest.raises(ValueError, match="give one with --fitness EXPR, or rank"):

@@ -36,7 +36,7 @@ from typing import Literal
 
 import numpy as np
 
-from eureka_kit.tasks.spec import Fitness, TaskSpec
+from eureka_kit.tasks.spec import FREE_FORM_TAG, Fitness, TaskSpec
 
 Aggregate = Literal["mean", "sum", "max", "last", "any", "fraction"]
 AGGREGATES: tuple[str, ...] = ("mean", "sum", "max", "last", "any", "fraction")
@@ -116,8 +116,12 @@ def parse_fitness(text: str, spec: TaskSpec) -> FitnessExpr:
 
 
 def with_fitness(spec: TaskSpec, text: str) -> TaskSpec:
-    """``spec`` with the fitness of expression ``text`` (the id stays: children build the same env and state)."""
-    return replace(spec, fitness=parse_fitness(text, spec).to_fitness())
+    """``spec`` with the fitness of expression ``text`` (the id stays: children build the same env and state).
+
+    A free-form goal with an expression is no longer free-form: the elite is chosen by this fitness.
+    """
+    tags = tuple(t for t in spec.tags if t != FREE_FORM_TAG)
+    return replace(spec, fitness=parse_fitness(text, spec).to_fitness(), tags=tags)
 
 
 # ----- checking and compiling -------------------------------------------------------------------------------
