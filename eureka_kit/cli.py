@@ -11,6 +11,7 @@ from typing import Any, get_args
 
 from eureka_kit.config import LLMKind, RunConfig
 from eureka_kit.preferences.ranking import RankerKind
+from eureka_kit.tasks.derived import PREFIX as DERIVED_PREFIX
 
 
 def examples_dir() -> Path:
@@ -117,7 +118,10 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Build the run config: explicit flags win; the LLM defaults to openai when a key or URL is set."""
-    values: dict[str, Any] = {"task": args.task}
+    env = getattr(args, "env", None)
+    if (args.task is None) == (env is None):
+        raise ValueError("name a task (see `eureka-kit tasks`) or a gymnasium MuJoCo env with --env ENV_ID, not both")
+    values: dict[str, Any] = {"task": args.task if env is None else f"{DERIVED_PREFIX}{env}"}
     for f in dataclasses.fields(RunConfig):
         v = getattr(args, f.name, None)
         if f.name != "task" and v is not None:
@@ -302,7 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=_cmd_sandbox)
 
     p = sub.add_parser("run", help="run the evolutionary loop on a task")
-    p.add_argument("task")
+    p.add_argument("task", nargs="?", default=None, help="a registered task id (see `eureka-kit tasks`)")
+    p.add_argument(
+        "--env",
+        default=None,
+        metavar="ENV_ID",
+        help="instead of a task: any gymnasium env simulated by MuJoCo (your own registered one too, as "
+        "'package:Env-v0'); its state is derived from the model (task id gym:ENV_ID); give --goal and --fitness "
+        "or --human",
+    )
     p.add_argument("--runs-dir", default="runs", help="where run folders are created")
     p.add_argument("--human", action="store_true", help="a person ranks each generation on a local page (ICPL)")
     _add_config_args(p)

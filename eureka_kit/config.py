@@ -126,7 +126,14 @@ class RunConfig:
         spec = get_task(self.task)
         if self.goal:
             spec = with_goal(spec, self.goal)
-        return with_fitness(spec, self.fitness) if self.fitness else spec
+        if self.fitness:
+            return with_fitness(spec, self.fitness)
+        if spec.free_form and self.ranker != "human":
+            raise ValueError(
+                f"task {spec.id} has no fitness: give one with --fitness EXPR (e.g. 'mean(root_lin_vel_x)'), or "
+                "rank the policies yourself with --human"
+            )
+        return spec
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
