@@ -196,6 +196,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_feedback(args: argparse.Namespace) -> int:
+    from eureka_kit.files import read_bounded_text
+    from eureka_kit.run.notes import MAX_NOTE_CHARS, add_note
+
+    text = args.text if args.file is None else read_bounded_text(Path(args.file), 4 * MAX_NOTE_CHARS)
+    if text is None:
+        raise ValueError("give the note as text or with --file FILE")
+    note = add_note(Path(args.run).absolute(), text)
+    print(f"note {note.id} added to {args.run}: the next generation's prompt will carry it")
+    return 0
+
+
 def _cmd_resume(args: argparse.Namespace) -> int:
     from eureka_kit.loop import resume_run
 
@@ -339,6 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", default=None)
     _add_sandbox_arg(p)
     p.set_defaults(fn=_cmd_demo)
+
+    p = sub.add_parser("feedback", help="add a person's note to a run: the next generation's prompt carries it")
+    p.add_argument("run", help="run folder (running or stopped: a resumed run reads it too)")
+    p.add_argument("text", nargs="?", default=None, help="the note, in plain language")
+    p.add_argument("--file", default=None, help="read the note from a file instead")
+    p.set_defaults(fn=_cmd_feedback)
 
     p = sub.add_parser("resume", help="continue a run after a crash")
     p.add_argument("run", help="run folder, e.g. runs/HalfCheetah-Run-v1__...")

@@ -47,6 +47,7 @@ from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.check_runner import check_sandboxed
 from eureka_kit.reward.extract import extract_program
 from eureka_kit.reward.static_checks import check_static
+from eureka_kit.run.notes import take_notes
 from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import CandidateRecord, CandidateStatus, short
 from eureka_kit.run.store import RunStore, atomic_write_json, atomic_write_text, read_json
@@ -292,6 +293,11 @@ class Loop:
             self._after_generation(generation, records)
             return records
         messages = self.messages_for(generation, history)
+        notes = take_notes(self.store.root, generation)
+        if notes:  # a person's notes (eureka-kit feedback) go with the request's last message
+            last = messages[-1]  # every request ends with a user message (see selection.next_messages)
+            messages[-1] = Message(last.role, f"{last.content.rstrip()}\n\n{render('human_note', notes=notes)}")
+            self.progress.log(f"  gen {generation}: the prompt carries {len(notes)} note(s) from a person")
         atomic_write_json(
             self.store.gen_dir(generation) / "prompt.json", [{"role": m.role, "content": m.content} for m in messages]
         )
