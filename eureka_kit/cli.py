@@ -33,6 +33,14 @@ DEMO_REPLAY_NOTE = (
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
+    if args.validate is not None:
+        from eureka_kit.task_file import load_task_file
+
+        tf = load_task_file(Path(args.validate))  # TaskFileError (a ValueError): every error, by field
+        print(f"{tf.path}: OK (task {tf.task_id}, fitness {tf.fitness or 'none'})")
+        if tf.needs_a_person:
+            print("no fitness expression: a run of it needs --human (you rank the policies)")
+        return 0
     from rich.console import Console
     from rich.table import Table
 
@@ -118,10 +126,17 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Build the run config: explicit flags win; the LLM defaults to openai when a key or URL is set."""
-    env = getattr(args, "env", None)
-    if (args.task is None) == (env is None):
-        raise ValueError("name a task (see `eureka-kit tasks`) or a gymnasium MuJoCo env with --env ENV_ID, not both")
+    env, task_file = getattr(args, "env", None), getattr(args, "task_file", None)
+    if sum(x is not None for x in (args.task, env, task_file)) != 1:
+        raise ValueError(
+            "name one task: a registered task id (see `eureka-kit tasks`), --env ENV_ID (a gymnasium MuJoCo env) "
+            "or --task-file FILE"
+        )
     values: dict[str, Any] = {"task": args.task if env is None else f"{DERIVED_PREFIX}{env}"}
+    if task_file is not None:
+        from eureka_kit.task_file import load_task_file
+
+        values = {k: v for k, v in load_task_file(Path(task_file)).config_values().items() if v is not None}
     for f in dataclasses.fields(RunConfig):
         v = getattr(args, f.name, None)
         if f.name != "task" and v is not None:
@@ -303,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("tasks", help="list the registered tasks")
+    p = sub.add_parser("tasks", help="list the registered tasks (or check a task file)")
+    p.add_argument("--validate", metavar="FILE", default=None, help="check a task file (TOML), field by field")
     p.set_defaults(fn=_cmd_tasks)
 
     p = sub.add_parser("check", help="run the reward critic on a program (sandboxed)")
@@ -326,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead of a task: any gymnasium env simulated by MuJoCo (your own registered one too, as "
         "'package:Env-v0'); its state is derived from the model (task id gym:ENV_ID); give --goal and --fitness "
         "or --human",
+    )
+    p.add_argument(
+        "--task-file",
+        default=None,
+        metavar="FILE",
+        help="instead of a task: a task file (TOML: env or task, goal, fitness, [train]); see docs/fitness.md",
     )
     p.add_argument("--runs-dir", default="runs", help="where run folders are created")
     p.add_argument("--human", action="store_true", help="a person ranks each generation on a local page (ICPL)")

@@ -91,7 +91,7 @@ def test_a_derived_task_needs_a_fitness_or_a_person(capsys: pytest.CaptureFixtur
     spec = RunConfig(task="gym:Hopper-v5", fitness="mean(root_lin_vel_x)", llm="replay", replay_path="x").task_spec()
     assert not spec.free_form
     assert main(["run", "HalfCheetah-Run-v1", "--env", "Hopper-v5"]) == 2
-    assert "not both" in capsys.readouterr().err
+    assert "name one task" in capsys.readouterr().err
 
 
 PROGRAM = textwrap.dedent(
