@@ -99,6 +99,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
         text = report.feedback().strip()
         if text:
             print(text)
+        if args.explain:
+            from eureka_kit.reward.explain import explain
+
+            print()
+            print(explain(source, report))
     return 0 if report.ok else 1
 
 
@@ -326,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task")
     p.add_argument("program", help="path of a Python file defining compute_reward")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--explain", action="store_true", help="also print the traced shapes of every torch operation, line by line"
+    )
     _add_sandbox_arg(p)
     p.set_defaults(fn=_cmd_check)
 

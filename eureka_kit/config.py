@@ -59,7 +59,9 @@ class RunConfig:
         },
     )
     executor: str = field(default="local", metadata={"help": "where candidate jobs run: local"})
-    repair_rounds: int = field(default=1, metadata={"help": "critic repair rounds per candidate (R)"})
+    repair_rounds: int = field(
+        default=2, metadata={"help": "critic repair rounds per candidate (R); stops early on the same program again"}
+    )
     eval_episodes: int = field(default=5, metadata={"help": "episodes of trusted evaluation per candidate (E)"})
     llm: LLMKind = field(default="openai", metadata={"help": "LLM backend: openai (or compatible) or replay"})
     model: str = field(default="gpt-4o-mini", metadata={"help": "model name"})

@@ -2,7 +2,8 @@
 
 Each generation: render the prompt from the elite so far, ask the LLM for K
 programs, and for each one (up to ``workers`` at once) extract, check (with
-up to R repair rounds that send the critic's message back to the LLM), train
+up to R repair rounds that show the LLM its own program and the critic's
+findings, :mod:`eureka_kit.repair`), train
 in a sandboxed child, evaluate with the trusted evaluator, and write its
 typed record. The loop holds no stage logic of its own.
 
@@ -42,10 +43,9 @@ from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
 from eureka_kit.files import UntrustedFileError, read_bounded_json
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
 from eureka_kit.preferences.ranking import Ranker
-from eureka_kit.prompting import render, signature
+from eureka_kit.repair import ask_with, check_with_repairs
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.check_runner import check_sandboxed
-from eureka_kit.reward.extract import extract_program
 from eureka_kit.reward.static_checks import check_static
 from eureka_kit.run.notes import take_notes
 from eureka_kit.run.progress import Progress
@@ -190,32 +190,24 @@ class Loop:
             rec = CandidateRecord(generation, index, status, short(message), repairs=repairs, train_wall_s=train_wall_s)
             return self._finish(rec)
 
-        # extract + check, with repair rounds that send the critic's message back to the LLM
+        # extract + check, with repair rounds: the model sees its own program and the critic's findings
         self.progress.stage(name, "checking")
-        repairs = 0
-        conversation = list(messages)
-        while True:
-            extraction = extract_program(response)
-            if extraction.status != "ok" or extraction.source is None:
-                return fail("extract_error", extraction.message, repairs)
-            source = extraction.source
-            atomic_write_text(cand / "reward.py", source)
-            report = self._check(source, cand)
-            if report.ok:
-                break
-            if repairs >= self.config.repair_rounds:
-                return fail("check_error", report.feedback(), repairs)
-            repairs += 1
-            conversation += [
-                Message("assistant", response),
-                Message("user", render("critic_repair", feedback=report.feedback(), signature=signature(self.spec))),
-            ]
-            (completion,) = self.client.sample(
-                conversation, n=1, params=self.params, request_id=f"{name}/repair_{repairs}"
-            )
-            self._report_usage()
-            response = completion.text
-            atomic_write_text(cand / f"response_repair_{repairs}.md", response)
+        checked = check_with_repairs(
+            self.spec,
+            response,
+            messages,
+            check=lambda source: self._check(source, cand),
+            ask=ask_with(self.client, self.params, self._report_usage),
+            rounds=self.config.repair_rounds,
+            folder=cand,
+            name=name,
+        )
+        repairs = checked.repairs
+        if checked.stop == "extract_error":
+            return fail("extract_error", checked.message, repairs)
+        if not checked.ok or checked.source is None or checked.report is None:
+            return fail("check_error", checked.message, repairs)
+        source, report = checked.source, checked.report
 
         # CARD's trajectory check: does the program prefer earlier successful trajectories to failed ones?
         if self._trajectories is not None:
@@ -261,7 +253,7 @@ class Loop:
                 generation,
                 index,
                 "ok",
-                "",
+                checked.message,  # the normalizations applied, if any
                 fitness=evaluation.fitness,
                 fitness_std=evaluation.fitness_std,
                 components=report.components,

@@ -25,17 +25,22 @@ TASK = "HalfCheetah-Run-v1"
 ARGS = "x_position, x_velocity, torso_height, torso_angle, torso_angular_velocity, joint_pos, joint_vel, action"
 
 
-@cache
-def corpus_programs() -> tuple[tuple[str, str], ...]:
-    """(where, program) for every distinct program extracted from the corpus' answers."""
+def corpus_answers() -> list[tuple[str, str]]:
+    """(where, answer) for every answer of the corpus: first answers, repairs, and every exchange's response."""
     answers: list[tuple[str, str]] = []
     for line in (CORPUS / "candidates.jsonl").read_text().splitlines():
         d = json.loads(line)
         answers += [(f"{d['candidate']}/{k}", d[k]) for k in ("response", "response_repair_1") if k in d]
     for i, line in enumerate((CORPUS / "llm_exchanges.jsonl").read_text().splitlines()):
         answers.append((f"exchange {i}", json.loads(line)["response"]))
+    return answers
+
+
+@cache
+def corpus_programs() -> tuple[tuple[str, str], ...]:
+    """(where, program) for every distinct program extracted from the corpus' answers."""
     seen: dict[str, str] = {}
-    for where, answer in answers:
+    for where, answer in corpus_answers():
         extraction = extract_program(answer)
         if extraction.status == "ok" and extraction.source is not None:
             seen.setdefault(extraction.source, where)
@@ -61,8 +66,12 @@ def assert_advice_fits_shapes(f: ShapeFinding) -> None:
         assert f"`{named}.sum(dim" not in f.fix and f"`{named}.mean(dim" not in f.fix, f.fix
 
 
-def test_the_corpus_is_in_the_repository() -> None:
+def test_the_corpus_is_in_the_repository_and_every_answer_extracts() -> None:
     assert (CORPUS.parent / "README.md").is_file()
+    answers = corpus_answers()
+    assert len(answers) == 46
+    failed = [where for where, answer in answers if extract_program(answer).status != "ok"]
+    assert not failed, f"answers the extractor could not read: {failed}"
     assert len(corpus_programs()) >= 12
 
 
@@ -152,3 +161,13 @@ def test_the_trace_runs_in_the_sandboxed_check_child(tmp_path: Path) -> None:
     assert first.message.startswith("line 12: `forward_velocity.sum(dim=-1)` (sum) lost the batch dimension N")
     assert "tampering" not in report.codes
     assert any(t.startswith("line 12: `forward_velocity.sum(dim=-1)`") for t in report.trace)
+
+
+def test_a_python_number_total_is_pointed_at_its_assignment() -> None:
+    """gen_001/cand_03's shape: `total = 0.0` never becomes a tensor (no operation to trace)."""
+    source = _program("total = 0.0\nm = x_velocity * 2.0\nreturn total, {'m': m}")
+    report = check_program(get_task(TASK), source)
+    first = report.errors[0]
+    assert (first.code, first.line) == ("non_tensor", 5), report.feedback()
+    assert first.message.startswith("line 5: `total = 0.0` makes `total` a Python number")
+    assert "`total = torch.zeros_like(x_position)` on line 5" in first.message

@@ -81,7 +81,14 @@ def contexts(spec: TaskSpec) -> dict[str, dict[str, object]]:
             "generation": 2,
             "failures": [{"index": 0, "status": "timeout", "message": "training exceeded 60 s"}],
         },
-        "critic_repair": {"feedback": "error: unknown argument 'speed'", "signature": signature(spec)},
+        "critic_repair": {
+            "program": EXAMPLE_SOURCE,
+            "feedback": "error: unknown argument 'speed'",
+            "signature": signature(spec),
+            "round": 1,
+            "rounds": 2,
+            "notes": ["line 5: component 'alive' was the Python number 1.0; the checker made it a tensor."],
+        },
         "preference_feedback": {
             "ranker": "person",
             "generation": 1,

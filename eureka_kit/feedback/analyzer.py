@@ -13,6 +13,8 @@ The parts, one module each:
 - :mod:`eureka_kit.feedback.behaviour`: what the policy does (``falls_early``,
   ``moves_backwards``, ``stands_still``, ``spins_or_flips``, ``jitters``,
   ``reaches_then_leaves``) and the summaries (fitness, episode ends, state, actions);
+- :mod:`eureka_kit.feedback.game_checks`: games (``dies``, ``loops_in_place``,
+  ``never_leaves_start``, ``achievements``; discrete actions as a histogram);
 - :mod:`eureka_kit.feedback.hacking_signs`: reward-hacking signs
   (``reward_up_fitness_down``, ``return_fitness_mismatch``,
   ``dominant_component``, ``paid_while_failing``, ``ending_pays``);
@@ -35,8 +37,8 @@ from functools import lru_cache
 import numpy as np
 
 from eureka_kit.feedback.analysis_context import AnalysisContext
-from eureka_kit.feedback.behaviour import BEHAVIOUR_CHECKS
 from eureka_kit.feedback.findings import Analysis, Finding
+from eureka_kit.feedback.game_checks import checks_for
 from eureka_kit.feedback.hacking_signs import component_shares, paid_while_failing, rank_mismatch, training_trend
 from eureka_kit.feedback.score_child import ProgramScores, TrajectoryScores
 from eureka_kit.feedback.trajectory import MAX_STEPS_PER_TRAJECTORY, Trajectory
@@ -130,7 +132,7 @@ def analyze(
         v = replace(v, action_bound=_env_action_bound(spec.id))
     ctx = AnalysisContext(spec, v, trs, per_traj)
 
-    for check in BEHAVIOUR_CHECKS:
+    for check in checks_for(spec.kind):
         findings.extend(check(ctx))
     labels: set[str] = {f.kind for f in findings}
     if per_traj is not None:

@@ -30,11 +30,16 @@ FindingKind = Literal[
     "spins_or_flips",
     "reaches_then_leaves",
     "jitters",
+    # games
+    "dies",
+    "loops_in_place",
+    "never_leaves_start",
     # summaries
     "scoring_failed",
     "episode_end",
     "fitness",
     "component_shares",
+    "achievements",
     "actions",
     "state",
 ]

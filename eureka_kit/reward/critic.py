@@ -54,6 +54,7 @@ from eureka_kit.reward.program import (
     bind_arguments,
     compile_program,
 )
+from eureka_kit.reward.python_values import locate_python_values
 from eureka_kit.reward.smoke_batches import REAL_STEPS, real_states, smoke_batches, synthetic_states
 from eureka_kit.reward.smoke_test import (
     CALL_DEADLINE_S,
@@ -166,6 +167,7 @@ def _check_program(spec: TaskSpec, source: str, n_envs: int) -> CheckReport:
     if "too_slow" not in smoke_errors:
         located = pinpoint(spec, source, program, steps, non_finite="non_finite" in smoke_errors)
         issues = locate(issues, located)
+    issues = locate_python_values(spec, source, issues)
 
     if stats is not None:
         issues += component_warnings(*stats)

@@ -35,7 +35,7 @@ RELATED: dict[str, frozenset[str]] = {
     "non_tensor": frozenset({"python_number", "lost_batch_dim", "numpy_op"}),
     "bad_return": frozenset({"lost_batch_dim", "python_number"}),
     "wrong_dtype": frozenset({"lost_batch_dim"}),
-    "call_error": frozenset({"bad_broadcast", "op_error"}),
+    "call_error": frozenset({"bad_broadcast", "op_error", "python_number"}),
     "non_finite": frozenset({"non_finite_op"}),
 }
 """Smoke-test errors the trace can point at a line for, and the finding kinds that explain each."""

@@ -104,10 +104,6 @@ def first_finding(trace: Trace) -> ShapeFinding | None:
 
 def _judge(ev: TraceEvent, nxt: TraceEvent | None) -> ShapeFinding | None:
     batched = [o for o in ev.inputs if o.batched]
-    if ev.out_kind == "raised":
-        if len(batched) >= 2 and re.search(r"must match|broadcast|size of tensor", ev.out_text):
-            return ShapeFinding("bad_broadcast", ev, "cannot combine these shapes", _broadcast_fix(ev, batched))
-        return ShapeFinding("op_error", ev, ev.out_text, _error_fix(ev))
     if ev.op in TO_PYTHON_OPS and ev.inputs:
         if ev.op == "__array__" and nxt is not None and nxt.op == "__array_wrap__" and nxt.line == ev.line:
             fix = (
@@ -116,6 +112,10 @@ def _judge(ev: TraceEvent, nxt: TraceEvent | None) -> ShapeFinding | None:
             )
             return ShapeFinding("numpy_op", ev, "applies a numpy function to a tensor", fix)
         return ShapeFinding("python_number", ev, "turns a tensor into a Python value", _python_fix(ev))
+    if ev.out_kind == "raised":
+        if len(batched) >= 2 and re.search(r"must match|broadcast|size of tensor", ev.out_text):
+            return ShapeFinding("bad_broadcast", ev, "cannot combine these shapes", _broadcast_fix(ev, batched))
+        return ShapeFinding("op_error", ev, ev.out_text, _error_fix(ev))
     if ev.out_kind == "tensor" and batched and "N" not in ev.out_shape and ev.op not in _FACTORIES:
         return ShapeFinding("lost_batch_dim", ev, "lost the batch dimension N", _lost_fix(ev, batched[0]))
     if ev.out_kind == "tensor" and len(batched) >= 2:

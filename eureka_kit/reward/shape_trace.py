@@ -215,7 +215,7 @@ class _Recorder(TorchFunctionMode):
             out = func(*args, **kwargs)
         except BaseException as e:
             if frame is not None:
-                detail = " ".join(str(e).split())[:200]
+                detail = " ".join(str(e).split()).replace(f"({self.n})", f"({self.n}, that is N)")[:200]
                 self._record(frame, name, args, kwargs, "raised", (), f"raised {type(e).__name__}: {detail}", True)
             raise
         if frame is not None:

@@ -38,14 +38,14 @@ def package_root() -> Path:
 
 
 def package_dirs() -> list[Path]:
-    """The folders of the code the children import: ``eureka_kit`` and every loaded task pack.
+    """The folders of the code the children import: ``eureka_kit``, its templates and every loaded task pack.
 
     In a checkout ``eureka_kit.envs`` lives in the top-level ``envs/`` folder
     (an editable install maps it); a task pack from another distribution lives
     wherever that one is installed. Each is bound into the strict sandbox's view.
     """
     dirs = [Path(eureka_kit.__file__).resolve().parent]
-    for module in ["eureka_kit.envs", *load_packs().values()]:
+    for module in ["eureka_kit.envs", "eureka_kit.templates", *load_packs().values()]:
         mod = importlib.import_module(module)
         for entry in getattr(mod, "__path__", None) or [str(Path(mod.__file__ or ".").parent)]:
             dirs.append(Path(entry).resolve())

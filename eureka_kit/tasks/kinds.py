@@ -9,7 +9,9 @@ stages. The task-specific pieces live in the spec itself
 family shares:
 
 - ``observations`` / ``actions``: the spaces the policy networks are built for
-  (``vector``: a flat float vector, ``box``: bounded continuous actions);
+  (``vector``: a flat float vector, ``box``: bounded continuous actions,
+  ``discrete``: one of n actions, the policy a categorical distribution whose
+  deterministic action is the argmax of its logits);
 - ``policy_family``: the network the backends build and the evaluator rebuilds;
 - ``renderer``: how frames are made (``mujoco``: an offscreen OpenGL context,
   set up once; ``env``: the env's own ``render()``);
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 ObservationKind = Literal["vector"]
-ActionKind = Literal["box"]
+ActionKind = Literal["box", "discrete"]
 PolicyFamily = Literal["mlp"]
 Renderer = Literal["mujoco", "env"]
 
@@ -95,6 +97,28 @@ CLASSIC = register_kind(
         description="gymnasium classic control (vector observations, bounded actions, drawn by the env)",
         observations="vector",
         actions="box",
+        policy_family="mlp",
+        renderer="env",
+        batched_physics=False,
+    )
+)
+GRID = register_kind(
+    EnvKind(
+        name="grid",
+        description="grid-world puzzles (MiniGrid): symbolic vector observations, discrete actions, drawn by the env",
+        observations="vector",
+        actions="discrete",
+        policy_family="mlp",
+        renderer="env",
+        batched_physics=False,
+    )
+)
+SURVIVAL = register_kind(
+    EnvKind(
+        name="survival",
+        description="open-world survival game (Crafter): symbolic local-map observations, discrete actions",
+        observations="vector",
+        actions="discrete",
         policy_family="mlp",
         renderer="env",
         batched_physics=False,

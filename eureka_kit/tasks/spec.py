@@ -139,7 +139,8 @@ class AnalysisVars:
     goal (lower is better); ``termination``: what the env's termination
     means (``failure``: fell; ``success``: reached the goal); ``extra``: more
     variables to summarize; ``action_bound``: the action limit (default: the
-    env's action space).
+    env's action space). The game roles (``cell``, ``left_start``, ``deaths``,
+    ``achievements``) feed :mod:`eureka_kit.feedback.game_checks`.
     """
 
     forward_velocity: str | None = None
@@ -152,6 +153,18 @@ class AnalysisVars:
     termination: Literal["failure", "success"] = "failure"
     extra: tuple[str, ...] = ()
     action_bound: float | None = None
+    cell: str | None = None
+    """Games: the agent's grid cell ``(2,)`` (loops in place: few distinct cells in a long episode)."""
+    left_start: str | None = None
+    """Games: a 0/1 variable that is 1 once the agent is out of its start room (never leaves the start room)."""
+    deaths: tuple[tuple[str, str], ...] = ()
+    """Games: ``(0/1 variable, what it means)`` pairs of ways to fail, e.g. ``("in_lava", "walked into lava")``."""
+    achievements: str | None = None
+    """Games: a 0/1 vector variable, 1 where an achievement is unlocked on this step (what the agent achieved, when)."""
+    achievement_names: tuple[str, ...] = ()
+    """The names of the columns of ``achievements``."""
+    death_cause: Callable[[Mapping[str, np.ndarray]], str] | None = None
+    """Games: the cause of a death from the state of the step it happened (e.g. ``"starved"``), for ``deaths``."""
 
     def relevant(self) -> tuple[str, ...]:
         """The variables summarized in ``state`` and ``episode_end``, in this order, without repeats."""
