@@ -43,8 +43,8 @@ from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
 from eureka_kit.files import UntrustedFileError, read_bounded_json
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
 from eureka_kit.preferences.ranking import Ranker
-from eureka_kit.repair import ask_with, check_with_repairs
 from eureka_kit.prompting import render
+from eureka_kit.repair import ask_with, check_with_repairs
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.check_runner import check_sandboxed
 from eureka_kit.reward.static_checks import check_static
