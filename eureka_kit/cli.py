@@ -23,7 +23,7 @@ def examples_dir() -> Path:
 
 DEMO_SAMPLES = 3
 """Reward programs per generation of the demo (2 generations)."""
-DEMO_STEPS = 600_000
+DEMO_STEPS = 500_000
 """Training env-steps per demo candidate."""
 DEMO_REPLAY = examples_dir() / "responses" / "halfcheetah_demo.jsonl"
 DEMO_REPLAY_NOTE = (
