@@ -11,6 +11,7 @@ from typing import Any, get_args
 
 from eureka_kit.config import LLMKind, RunConfig
 from eureka_kit.preferences.ranking import RankerKind
+from eureka_kit.tasks.derived import PREFIX as DERIVED_PREFIX
 
 
 def examples_dir() -> Path:
@@ -22,7 +23,7 @@ def examples_dir() -> Path:
 
 DEMO_SAMPLES = 3
 """Reward programs per generation of the demo (2 generations)."""
-DEMO_STEPS = 600_000
+DEMO_STEPS = 500_000
 """Training env-steps per demo candidate."""
 DEMO_REPLAY = examples_dir() / "responses" / "halfcheetah_demo.jsonl"
 DEMO_REPLAY_NOTE = (
@@ -32,6 +33,14 @@ DEMO_REPLAY_NOTE = (
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
+    if args.validate is not None:
+        from eureka_kit.task_file import load_task_file
+
+        tf = load_task_file(Path(args.validate))  # TaskFileError (a ValueError): every error, by field
+        print(f"{tf.path}: OK (task {tf.task_id}, fitness {tf.fitness or 'none'})")
+        if tf.needs_a_person:
+            print("no fitness expression: a run of it needs --human (you rank the policies)")
+        return 0
     from rich.console import Console
     from rich.table import Table
 
@@ -122,7 +131,17 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Build the run config: explicit flags win; the LLM defaults to openai when a key or URL is set."""
-    values: dict[str, Any] = {"task": args.task}
+    env, task_file = getattr(args, "env", None), getattr(args, "task_file", None)
+    if sum(x is not None for x in (args.task, env, task_file)) != 1:
+        raise ValueError(
+            "name one task: a registered task id (see `eureka-kit tasks`), --env ENV_ID (a gymnasium MuJoCo env) "
+            "or --task-file FILE"
+        )
+    values: dict[str, Any] = {"task": args.task if env is None else f"{DERIVED_PREFIX}{env}"}
+    if task_file is not None:
+        from eureka_kit.task_file import load_task_file
+
+        values = {k: v for k, v in load_task_file(Path(task_file)).config_values().items() if v is not None}
     for f in dataclasses.fields(RunConfig):
         v = getattr(args, f.name, None)
         if f.name != "task" and v is not None:
@@ -194,6 +213,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(DEMO_REPLAY_NOTE.format(file=DEMO_REPLAY.name))
     result = start_run(config, Path(args.runs_dir).absolute())
     _print_result(result)
+    return 0
+
+
+def _cmd_feedback(args: argparse.Namespace) -> int:
+    from eureka_kit.files import read_bounded_text
+    from eureka_kit.run.notes import MAX_NOTE_CHARS, add_note
+
+    text = args.text if args.file is None else read_bounded_text(Path(args.file), 4 * MAX_NOTE_CHARS)
+    if text is None:
+        raise ValueError("give the note as text or with --file FILE")
+    note = add_note(Path(args.run).absolute(), text)
+    print(f"note {note.id} added to {args.run}: the next generation's prompt will carry it")
     return 0
 
 
@@ -292,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("tasks", help="list the registered tasks")
+    p = sub.add_parser("tasks", help="list the registered tasks (or check a task file)")
+    p.add_argument("--validate", metavar="FILE", default=None, help="check a task file (TOML), field by field")
     p.set_defaults(fn=_cmd_tasks)
 
     p = sub.add_parser("check", help="run the reward critic on a program (sandboxed)")
@@ -310,7 +342,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=_cmd_sandbox)
 
     p = sub.add_parser("run", help="run the evolutionary loop on a task")
-    p.add_argument("task")
+    p.add_argument("task", nargs="?", default=None, help="a registered task id (see `eureka-kit tasks`)")
+    p.add_argument(
+        "--env",
+        default=None,
+        metavar="ENV_ID",
+        help="instead of a task: any gymnasium env simulated by MuJoCo (your own registered one too, as "
+        "'package:Env-v0'); its state is derived from the model (task id gym:ENV_ID); give --goal and --fitness "
+        "or --human",
+    )
+    p.add_argument(
+        "--task-file",
+        default=None,
+        metavar="FILE",
+        help="instead of a task: a task file (TOML: env or task, goal, fitness, [train]); see docs/fitness.md",
+    )
     p.add_argument("--runs-dir", default="runs", help="where run folders are created")
     p.add_argument("--human", action="store_true", help="a person ranks each generation on a local page (ICPL)")
     _add_config_args(p)
@@ -335,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", default=None)
     _add_sandbox_arg(p)
     p.set_defaults(fn=_cmd_demo)
+
+    p = sub.add_parser("feedback", help="add a person's note to a run: the next generation's prompt carries it")
+    p.add_argument("run", help="run folder (running or stopped: a resumed run reads it too)")
+    p.add_argument("text", nargs="?", default=None, help="the note, in plain language")
+    p.add_argument("--file", default=None, help="read the note from a file instead")
+    p.set_defaults(fn=_cmd_feedback)
 
     p = sub.add_parser("resume", help="continue a run after a crash")
     p.add_argument("run", help="run folder, e.g. runs/HalfCheetah-Run-v1__...")

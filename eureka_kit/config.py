@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from eureka_kit.preferences.ranking import RankerKind
+from eureka_kit.tasks.spec import TaskSpec
 
 LLMKind = Literal["openai", "replay"]
 SandboxKind = Literal["strict", "basic"]
@@ -24,7 +25,16 @@ class RunConfig:
     task: str = field(metadata={"help": "task id (see `eureka-kit tasks`)"})
     goal: str | None = field(
         default=None,
-        metadata={"help": "a free-form goal in plain language (no fitness: the run is steered by --human rankings)"},
+        metadata={
+            "help": "a free-form goal in plain language; without --fitness the run is steered by --human rankings"
+        },
+    )
+    fitness: str | None = field(
+        default=None,
+        metadata={
+            "help": "fitness expression over the task's state, aggregated per episode, computed by the trusted "
+            "evaluator: e.g. 'mean(x_velocity)', 'fraction(torso_height > 0.8)' (docs/fitness.md)"
+        },
     )
     samples: int = field(default=4, metadata={"help": "reward programs the LLM writes per generation (K)"})
     generations: int = field(default=3, metadata={"help": "number of generations (G)"})
@@ -95,12 +105,37 @@ class RunConfig:
             raise ValueError("repair_rounds must be >= 0")
         if self.steps is not None and self.steps < 1:
             raise ValueError("steps must be >= 1")
-        if self.goal is not None and self.ranker != "human":
-            raise ValueError("a free-form goal has no fitness: rank the policies yourself with --human")
+        if self.goal is not None and self.fitness is None and self.ranker != "human":
+            raise ValueError(
+                "a free-form goal has no fitness: give one with --fitness EXPR, or rank the policies yourself with "
+                "--human"
+            )
         if self.ranker == "human" and not self.videos:
             raise ValueError("ranker='human' needs videos: the person ranks the policies by watching them")
         if self.llm == "replay" and not self.replay_path:
             raise ValueError("llm='replay' needs replay_path (a JSONL file of answers to replay)")
+
+    def task_spec(self) -> TaskSpec:
+        """The run's task: the registered one, with the free-form goal and the fitness expression when given.
+
+        Raises :class:`~eureka_kit.tasks.registry.UnknownTaskError` (listing the valid ids) or
+        :class:`~eureka_kit.tasks.fitness_expr.FitnessExprError` (saying what is outside the grammar).
+        """
+        from eureka_kit.tasks.fitness_expr import with_fitness
+        from eureka_kit.tasks.registry import get_task
+        from eureka_kit.tasks.spec import with_goal
+
+        spec = get_task(self.task)
+        if self.goal:
+            spec = with_goal(spec, self.goal)
+        if self.fitness:
+            return with_fitness(spec, self.fitness)
+        if spec.free_form and self.ranker != "human":
+            raise ValueError(
+                f"task {spec.id} has no fitness: give one with --fitness EXPR (e.g. 'mean(root_lin_vel_x)'), or "
+                "rank the policies yourself with --human"
+            )
+        return spec
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

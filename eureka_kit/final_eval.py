@@ -22,7 +22,6 @@ from eureka_kit.config import RunConfig
 from eureka_kit.executors.base import CandidateJob, run_candidate_job
 from eureka_kit.run.store import RunStore, atomic_write_json, read_json
 from eureka_kit.sandbox.runner import Limits
-from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.backends import get_backend, resolve_training
 from eureka_kit.training.job import TrainJob
@@ -89,6 +88,7 @@ def _one(
     episodes: int,
     backend: str,
     device: str,
+    fitness: str | None,
 ) -> SeedResult:
     out = run.root / "final_eval" / f"{reward}_seed{seed}"
     if out.exists():  # a previous eval's weights must never be evaluated in place of this training's
@@ -104,6 +104,7 @@ def _one(
         seed=seed,
         backend=backend,
         device=device,
+        fitness=fitness,
     )
     limits = Limits(wall_s=default_timeout_s(steps), address_space_mb=4096)
     outcome = run_candidate_job(CandidateJob(spec, job, out, limits, eval_episodes=episodes, eval_seed=2_000_000))
@@ -131,7 +132,7 @@ def evaluate_run(
     if best is None:
         raise ValueError(f"run {run_dir} has no best program yet (no candidate succeeded); nothing to evaluate")
     config = RunConfig.from_json(read_json(run.config_path)["config"])
-    spec = get_task(config.task)
+    spec = config.task_spec()
     backend, device = resolve_training(config.backend, spec, config.device)
     budget = get_backend(backend).budget(spec)
     steps = steps or config.steps or budget.total_steps
@@ -142,7 +143,19 @@ def evaluate_run(
     log(f"retraining {len(jobs)} policies ({', '.join(LABELS[k] for k in kinds)} x {seeds} seeds, {steps} steps each)")
 
     def one(job: tuple[RewardKind, int]) -> SeedResult:
-        result = _one(run, spec, best_program, job[0], job[1], steps, n_envs, config.eval_episodes, backend, device)
+        result = _one(
+            run,
+            spec,
+            best_program,
+            job[0],
+            job[1],
+            steps,
+            n_envs,
+            config.eval_episodes,
+            backend,
+            device,
+            config.fitness,
+        )
         if result.fitness is not None:
             fit = f"fitness {result.fitness:.4g}"
         else:

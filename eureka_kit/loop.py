@@ -43,10 +43,12 @@ from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
 from eureka_kit.files import UntrustedFileError, read_bounded_json
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
 from eureka_kit.preferences.ranking import Ranker
+from eureka_kit.prompting import render
 from eureka_kit.repair import ask_with, check_with_repairs
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.check_runner import check_sandboxed
 from eureka_kit.reward.static_checks import check_static
+from eureka_kit.run.notes import take_notes
 from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import CandidateRecord, CandidateStatus, short
 from eureka_kit.run.store import RunStore, atomic_write_json, atomic_write_text, read_json
@@ -54,8 +56,7 @@ from eureka_kit.sandbox.runner import Limits, configure_sandbox, default_mode, e
 from eureka_kit.sandbox.verify import BASIC_MODE_WARNING
 from eureka_kit.selection import Elite, base_messages, find_elite, next_messages
 from eureka_kit.summary import write_summary
-from eureka_kit.tasks.registry import get_task
-from eureka_kit.tasks.spec import TaskSpec, with_goal
+from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.backends import get_backend, resolve_training
 from eureka_kit.training.job import TrainJob
 from eureka_kit.training.runner import default_timeout_s
@@ -128,8 +129,7 @@ class Loop:
         self.store = store
         self.client = client
         self.progress = progress
-        base = get_task(config.task)
-        self.spec: TaskSpec = with_goal(base, config.goal) if config.goal else base
+        self.spec: TaskSpec = config.task_spec()
         self.params = SamplingParams(temperature=config.temperature)
         self.ranker: Ranker | None = make_ranker(
             config.ranker,
@@ -230,6 +230,7 @@ class Loop:
                 seed=self.config.seed,
                 backend=self.backend,
                 device=self.device,
+                fitness=self.config.fitness,
             ),
             out_dir=cand,
             limits=Limits(
@@ -285,6 +286,11 @@ class Loop:
             self._after_generation(generation, records)
             return records
         messages = self.messages_for(generation, history)
+        notes = take_notes(self.store.root, generation)
+        if notes:  # a person's notes (eureka-kit feedback) go with the request's last message
+            last = messages[-1]  # every request ends with a user message (see selection.next_messages)
+            messages[-1] = Message(last.role, f"{last.content.rstrip()}\n\n{render('human_note', notes=notes)}")
+            self.progress.log(f"  gen {generation}: the prompt carries {len(notes)} note(s) from a person")
         atomic_write_json(
             self.store.gen_dir(generation) / "prompt.json", [{"role": m.role, "content": m.content} for m in messages]
         )
@@ -378,7 +384,7 @@ def start_run(
     backend, replay file, sandbox); if the run fails before its first
     generation, its folder is removed again, so a failed start leaves nothing.
     """
-    get_task(config.task)  # fail fast on an unknown task, listing the valid ones
+    config.task_spec()  # fail fast on an unknown task (listing the valid ones) or a bad fitness expression
     if config.sandbox is None:  # record the mode actually used, so resume uses the same
         config = dataclasses.replace(config, sandbox=default_mode())
     store = RunStore(runs_dir / new_run_id(config))

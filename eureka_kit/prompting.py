@@ -30,6 +30,7 @@ TEMPLATES = (
     "failures",
     "critique",
     "analyzer_summary",
+    "human_note",
 )
 
 

@@ -206,12 +206,12 @@ def test_demo_replays_the_shipped_hand_written_answers_and_says_so(
     replay = Path(config.replay_path)  # type: ignore[attr-defined]
     assert config.llm == "replay" and replay.is_file() and replay.name == "halfcheetah_demo.jsonl"  # type: ignore[attr-defined]
     assert (config.samples, config.generations, config.workers) == (3, 2, 3)  # type: ignore[attr-defined]
-    assert config.steps == 600_000 and config.backend == "auto"  # type: ignore[attr-defined]
+    assert config.steps == 500_000 and config.backend == "auto"  # type: ignore[attr-defined]
 
 
 @pytest.mark.expensive
 def test_full_demo_at_its_real_size(tmp_path: Path) -> None:
-    """``eureka-kit demo`` as a new user runs it: 2 generations x 3 programs, 600,000 steps each (about 5 min on
+    """``eureka-kit demo`` as a new user runs it: 2 generations x 3 programs, 500,000 steps each (about 5 min on
     2 cores with the batched CPU engine): policies that visibly run (the issue's target: best fitness >= 3 m/s)."""
     import subprocess
     import sys

@@ -261,3 +261,29 @@ def test_minimal_loop_example_runs(tmp_path: Path) -> None:
     assert f"best program {run / summary['best']['program']}" in out and "def compute_reward" in out
     assert "[minimal_loop] generation 0: 2/2 ok" in out  # the example's loop callback ran
     assert "generation 0: best fitness" in out and "gen_000/cand_01: ok fitness" in out
+
+
+def test_a_goal_with_a_fitness_expression_runs_without_a_person(tmp_path: Path) -> None:
+    """--goal + --fitness: the trusted evaluator and the training child's statistics both use the expression."""
+    replay = write_replay(tmp_path / "replay.jsonl", [("*", PURE_FORWARD)])
+    expr = "fraction(x_velocity > 0)"
+    run = run_tiny(
+        tmp_path / "runs",
+        replay,
+        samples=1,
+        generations=1,
+        analyzer=False,
+        trajectory_check=False,
+        goal="run backwards",
+        fitness=expr,
+    )
+    record = _record(run, 0, 0)
+    assert record["status"] == "ok", record["message"]
+    assert 0.0 <= record["fitness"] <= 1.0  # a share of steps
+    cand = run.run_dir / "gen_000" / "cand_00"
+    assert json.loads((cand / "job.json").read_text())["fitness"] == expr
+    assert json.loads((cand / "eval.json").read_text())["fitness_name"] == f"expr: {expr}"
+    config = json.loads((run.run_dir / "config.json").read_text())["config"]
+    assert config["fitness"] == expr and config["ranker"] == "none"
+    summary = json.loads((run.run_dir / "summary.json").read_text())
+    assert summary["best"] is not None and summary["best"]["fitness"] == record["fitness"]  # elite by the expression

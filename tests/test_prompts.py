@@ -13,6 +13,7 @@ import pytest
 
 from eureka_kit.feedback.reflection import render_reflection
 from eureka_kit.prompting import TEMPLATES, arg_shapes, example_for, render, signature, state_table
+from eureka_kit.run.notes import Note as _Note
 from eureka_kit.tasks.registry import list_tasks
 from eureka_kit.tasks.spec import TaskSpec
 
@@ -107,6 +108,7 @@ def contexts(spec: TaskSpec) -> dict[str, dict[str, object]]:
             ],
             "omitted": 3,
         },
+        "human_note": {"notes": [_Note(0, 0.0, "the hopper should land softly"), _Note(1, 1.0, "less flailing")]},
         "analyzer_summary": {
             "task": spec,
             "episodes": 5,

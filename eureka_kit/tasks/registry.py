@@ -34,7 +34,10 @@ class UnknownTaskError(KeyError):
     def __init__(self, task_id: str, valid: list[str]) -> None:
         close = difflib.get_close_matches(task_id, valid, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        msg = f"Unknown task {task_id!r}.{hint} Valid tasks: {', '.join(valid) or '(none registered)'}"
+        msg = (
+            f"Unknown task {task_id!r}.{hint} Valid tasks: {', '.join(valid) or '(none registered)'}; "
+            "or gym:<ENV_ID> for any gymnasium MuJoCo env (state derived from its model)"
+        )
         super().__init__(msg)
         self.task_id = task_id
         self.valid = valid
@@ -97,4 +100,9 @@ def get_task(task_id: str) -> TaskSpec:
     try:
         return _REGISTRY[task_id]
     except KeyError:
-        raise UnknownTaskError(task_id, sorted(_REGISTRY)) from None
+        pass
+    from eureka_kit.tasks.derived import derive_task, is_derived
+
+    if is_derived(task_id):
+        return derive_task(task_id)
+    raise UnknownTaskError(task_id, sorted(_REGISTRY))

@@ -40,6 +40,10 @@ def train(job: TrainJob, folder: Path = Path(".")) -> int:
 
     torch.set_num_threads(1)
     spec = get_task(job.task_id)
+    if job.fitness is not None:
+        from eureka_kit.tasks.fitness_expr import with_fitness
+
+        spec = with_fitness(spec, job.fitness)
     backend = get_backend(job.backend)
     reason = backend.unavailable(spec, job.device)
     if reason is not None:

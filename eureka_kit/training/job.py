@@ -76,6 +76,9 @@ class TrainJob:
     """The training backend (:mod:`eureka_kit.training.backends`): ``sb3``, ``cpu`` (batched MuJoCo), ``gpu``."""
     device: str = "cpu"
     """Torch device of the learner (and of the simulation for the GPU backend): ``cpu``, ``cuda``, ``cuda:1``."""
+    fitness: str | None = None
+    """The run's fitness expression (:mod:`eureka_kit.tasks.fitness_expr`), or ``None`` for the task's own: the
+    child's training statistics (reward reflection) then report the same fitness the trusted evaluator uses."""
 
     def __post_init__(self) -> None:
         if self.reward_kind not in get_args(RewardKind):
@@ -97,6 +100,7 @@ class TrainJob:
             "hyperparams": dict(self.hyperparams),
             "backend": self.backend,
             "device": self.device,
+            "fitness": self.fitness,
         }
 
     @classmethod
@@ -112,6 +116,7 @@ class TrainJob:
             hyperparams=dict(data.get("hyperparams") or {}),
             backend=str(data.get("backend", "sb3")),
             device=str(data.get("device", "cpu")),
+            fitness=None if data.get("fitness") is None else str(data["fitness"]),
         )
 
 
