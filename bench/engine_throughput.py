@@ -1,6 +1,6 @@
 """The batched CPU engine against today's SB3 training, one table from one run (ratios carry over; times do not).
 
-Usage: .venv/bin/python bench/engine_throughput.py [--task HalfCheetah-Run-v1] [--cap-s 240] [--smoke]
+Usage: .venv/bin/python bench/engine_throughput.py [--task HalfCheetah-Run-v1] [--cap-s 240] [--skip ROWS] [--smoke]
 
 Rows, all on one core per candidate (torch and physics one thread each, as the sandboxed child runs):
 
@@ -262,6 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", type=float, default=3000.0, help="evaluation return to reach")
     ap.add_argument("--gen-steps", type=int, default=300_000, help="env-steps per candidate in the workers rows")
     ap.add_argument("--work-dir", default=None, help="folder for the workers rows' candidates (default: a temp dir)")
+    ap.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["sb3-8-envs", "generation"],
+        help="leave out a row group (repeatable): the SB3-with-8-envs training, the 1-vs-2-workers generation",
+    )
     ap.add_argument("--smoke", action="store_true", help="seconds-long sizes (CI)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -292,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         "SB3 rl-zoo (today's default, 1 env)": (lambda c: train_sb3(task, None, c), every["sb3"]),
         "SB3 rl-zoo with 8 envs": (lambda c: train_sb3(task, 8, c), every["sb3"]),
     }
+    if "sb3-8-envs" in args.skip:
+        del runs["SB3 rl-zoo with 8 envs"]
     clocks: dict[str, Clock] = {}
     for name, (run, each) in runs.items():
         clock = Clock(cap, args.target, each, evaluate)
@@ -308,15 +317,16 @@ def main(argv: list[str] | None = None) -> int:
             ratio = f"<= {clock.reached_s / base.train_s:.2f} x SB3 rl-zoo"
         row(f"time to eval return {args.target:,.0f}: {name}", _reached(clock), ratio)
 
-    import tempfile
+    if "generation" not in args.skip:
+        import tempfile
 
-    gen_steps = 2048 if args.smoke else args.gen_steps
-    n_cand = 2 if args.smoke else 4
-    with tempfile.TemporaryDirectory(prefix="eureka-bench-", dir=args.work_dir) as tmp:
-        walls = {w: generation_wall(task, w, n_cand, gen_steps, Path(tmp)) for w in (1, 2)}
-    gen = f"generation of {n_cand} candidates x {gen_steps:,} steps"
-    row(f"{gen}, 1 worker", f"{walls[1]:.1f} s", "1.00 x")
-    row(f"{gen}, 2 workers", f"{walls[2]:.1f} s", f"{walls[1] / walls[2]:.2f} x faster")
+        gen_steps = 2048 if args.smoke else args.gen_steps
+        n_cand = 2 if args.smoke else 4
+        with tempfile.TemporaryDirectory(prefix="eureka-bench-", dir=args.work_dir) as tmp:
+            walls = {w: generation_wall(task, w, n_cand, gen_steps, Path(tmp)) for w in (1, 2)}
+        gen = f"generation of {n_cand} candidates x {gen_steps:,} steps"
+        row(f"{gen}, 1 worker", f"{walls[1]:.1f} s", "1.00 x")
+        row(f"{gen}, 2 workers", f"{walls[2]:.1f} s", f"{walls[1] / walls[2]:.2f} x faster")
 
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
