@@ -114,7 +114,7 @@ def _crafter_task(
             tags=("game", "crafter", "survival", "discrete"),
             kind="survival",
             analysis=AnalysisVars(
-                termination="success" if target is not None else "failure",
+                termination="either" if target is not None else "failure",  # ends on the target or on death
                 cell="position",
                 deaths=(("died", "died (health reached 0)"),),
                 death_cause=cs.death_cause,

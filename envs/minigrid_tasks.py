@@ -51,7 +51,7 @@ def _grid_task(
     task_id: str, game: str, goal: str, text: str, rules: tuple[str, ...], layout: GridLayout, total_steps: int
 ) -> TaskSpec:
     analysis = AnalysisVars(
-        termination="success",
+        termination="either" if layout.lava else "success",
         cell="agent_pos",
         left_start="past_door" if "door" in layout.objects else None,
         deaths=(("in_lava", "walked into lava"),) if layout.lava else (),

@@ -63,7 +63,11 @@ def _episode_end(ctx: AnalysisContext) -> list[Finding]:
     term = ctx.terminated
     limit = ctx.spec.max_episode_steps
     lengths = np.array([t.length for t in ctx.trajectories])
-    meaning = "goal reached" if ctx.vars.termination == "success" else "a failure, e.g. a fall"
+    meaning = {
+        "success": "goal reached",
+        "failure": "a failure, e.g. a fall",
+        "either": "the goal reached or a failure",
+    }[ctx.vars.termination]
     evidence: dict[str, float | str] = {
         "episodes": float(ctx.n),
         "terminated": float(len(term)),

@@ -137,7 +137,8 @@ class AnalysisVars:
     ``|pitch| > pi/2`` is upside down), ``upright`` (cosine: < 0 upside down),
     ``spin_rate`` (scalar or vector angular velocity); ``distance`` to the
     goal (lower is better); ``termination``: what the env's termination
-    means (``failure``: fell; ``success``: reached the goal); ``extra``: more
+    means (``failure``: fell; ``success``: reached the goal; ``either``: a game that
+    ends on success or on death); ``extra``: more
     variables to summarize; ``action_bound``: the action limit (default: the
     env's action space). The game roles (``cell``, ``left_start``, ``deaths``,
     ``achievements``) feed :mod:`eureka_kit.feedback.game_checks`.
@@ -150,7 +151,7 @@ class AnalysisVars:
     upright: str | None = None
     spin_rate: str | None = None
     distance: str | None = None
-    termination: Literal["failure", "success"] = "failure"
+    termination: Literal["failure", "success", "either"] = "failure"
     extra: tuple[str, ...] = ()
     action_bound: float | None = None
     cell: str | None = None
