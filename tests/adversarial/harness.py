@@ -39,15 +39,17 @@ from eureka_kit.training.runner import train_candidate
 from .programs import Program
 
 ATTACK_LIMITS = Limits(
-    wall_s=8.0,
-    cpu_s=8.0,
+    wall_s=15.0,
+    cpu_s=15.0,
     address_space_mb=3072,
     file_size_mb=64,
     max_output_bytes=200_000,
     heartbeat_s=None,
     processes=64,
 )
-"""Limits of the critic's check in the suite: short, so that kill latency is measured on a small scale."""
+"""Limits of the critic's check in the suite: short, so that kill latency is measured on a small scale, yet long
+enough that a check child on a loaded 2-core machine (imports, rollout, the 2 s alarm, the shape trace) finishes:
+at 8 s the slow-program verdicts turned into wall-clock kills under load."""
 
 TRAIN_LIMITS = Limits(wall_s=90.0, address_space_mb=4096, file_size_mb=64, heartbeat_s=45.0, processes=64)
 TRAIN_STEPS = 128

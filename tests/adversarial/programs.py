@@ -246,11 +246,11 @@ ATTACKS: tuple[Program, ...] = (
     Program(
         "busy_loop_c_level",
         "resources",
-        body("big = torch.linalg.matrix_power(torch.full((4000, 4000), 1e-4), 2**62)"),
+        body("big = torch.linalg.matrix_power(torch.full((5000, 5000), 1e-4), 2**62)"),
         ("check:check_timeout",),
         "longer than",
         timed=True,
-        note="one long C++ call (62 squarings of a 4000x4000 matrix, ~8 TFLOP: far past the wall clock on any CPU): "
+        note="one long C++ call (62 squarings of a 5000x5000 matrix, ~15 TFLOP: far past the wall clock on any CPU): "
         "the critic's SIGALRM cannot interrupt it; the wall clock kills the child",
     ),
     Program(
