@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eureka_kit.files import atomic_write_json
-from eureka_kit.run.store import append_jsonl, read_json, read_jsonl
+from eureka_kit.run.store import RunStore, append_jsonl, read_json, read_jsonl
 
 NOTES_FILE = "notes.jsonl"
 DELIVERED_FILE = "notes.json"
@@ -37,7 +37,7 @@ def add_note(run_dir: Path, text: str) -> Note:
         raise ValueError("the note is empty")
     if len(text) > MAX_NOTE_CHARS:
         raise ValueError(f"the note is {len(text)} characters long; at most {MAX_NOTE_CHARS}")
-    if not (run_dir / "config.json").is_file():
+    if not RunStore(run_dir).exists():
         raise ValueError(f"{run_dir} is not a eureka-kit run (no config.json)")
     note = Note(len(read_notes(run_dir)), time.time(), text)
     append_jsonl(run_dir / NOTES_FILE, {"id": note.id, "time": note.time, "text": note.text})
@@ -57,7 +57,7 @@ def delivered_ids(run_dir: Path, before_generation: int) -> set[int]:
     """Ids of the notes carried by the prompts of the generations before ``before_generation``."""
     ids: set[int] = set()
     for g in range(before_generation):
-        path = run_dir / f"gen_{g:03d}" / DELIVERED_FILE
+        path = RunStore(run_dir).gen_dir(g) / DELIVERED_FILE
         if path.is_file():
             data = read_json(path)
             ids.update(i for i in data.get("notes", []) if isinstance(i, int))
@@ -68,5 +68,5 @@ def take_notes(run_dir: Path, generation: int) -> list[Note]:
     """The notes for ``generation``'s prompt (not carried by an earlier one); records them in its folder."""
     done = delivered_ids(run_dir, generation)
     notes = [n for n in read_notes(run_dir) if n.id not in done]
-    atomic_write_json(run_dir / f"gen_{generation:03d}" / DELIVERED_FILE, {"notes": [n.id for n in notes]})
+    atomic_write_json(RunStore(run_dir).gen_dir(generation) / DELIVERED_FILE, {"notes": [n.id for n in notes]})
     return notes

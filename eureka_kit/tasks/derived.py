@@ -37,11 +37,11 @@ import numpy as np
 
 from eureka_kit.tasks.spec import (
     FREE_FORM_TAG,
-    Fitness,
     State,
     StateVar,
     TaskSpec,
     TrainDefaults,
+    no_fitness,
 )
 
 PREFIX = "gym:"
@@ -158,9 +158,12 @@ def _extractor(layout: _Layout, names: frozenset[str]) -> Any:
             for geom in (c.geom1, c.geom2):
                 contact[model.geom_bodyid[geom]] += abs(force[0])
         vel = np.zeros(6)
+        root_vel: np.ndarray | None = None
         for name, b in layout.bodies:
             quat = np.array(data.xquat[b])
             mujoco.mj_objectVelocity(model, data, mujoco.mjtObj.mjOBJ_BODY, b, vel, 0)
+            if b == layout.root:
+                root_vel = vel.copy()
             state[f"{name}_pos"] = np.array(data.xpos[b])
             state[f"{name}_quat"] = quat
             state[f"{name}_up"] = np.array(data.xmat[b].reshape(3, 3)[:, 2])
@@ -171,7 +174,10 @@ def _extractor(layout: _Layout, names: frozenset[str]) -> Any:
         for name, s in layout.sites:
             state[f"{name}_site_pos"] = np.array(data.site_xpos[s])
         r = layout.root
-        mujoco.mj_objectVelocity(model, data, mujoco.mjtObj.mjOBJ_BODY, r, vel, 0)
+        if root_vel is None:  # an unnamed root body has no variables of its own
+            mujoco.mj_objectVelocity(model, data, mujoco.mjtObj.mjOBJ_BODY, r, vel, 0)
+            root_vel = vel
+        vel = root_vel
         roll, pitch, yaw = _rpy(np.array(data.xquat[r]))
         root = {
             "root_height": data.xpos[r][2],
@@ -194,10 +200,6 @@ def _extractor(layout: _Layout, names: frozenset[str]) -> Any:
 
 def _env_reward(state: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.asarray(state["env_reward"], dtype=np.float64)
-
-
-def _no_fitness(state: Mapping[str, np.ndarray]) -> np.ndarray:
-    return np.zeros(len(state["action"]))
 
 
 def is_derived(task_id: str) -> bool:
@@ -242,13 +244,7 @@ def derive_task(task_id: str) -> TaskSpec:
         ),
         state=state,
         extract=_extractor(layout, frozenset(v.name for v in state if v.name != "action")),
-        fitness=Fitness(
-            name="none",
-            description="no ground-truth measure: give one with --fitness EXPR, or rank the policies with --human",
-            unit="ranking",
-            step=_no_fitness,
-            aggregate="mean",
-        ),
+        fitness=no_fitness("no ground-truth measure: give one with --fitness EXPR, or rank the policies with --human"),
         baseline_reward=_env_reward,
         train=TrainDefaults(algo="PPO", total_steps=1_000_000, n_envs=1, normalize_obs=True),
         max_episode_steps=int(max_steps),

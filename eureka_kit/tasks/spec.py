@@ -259,6 +259,11 @@ def _no_fitness(state: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.zeros(len(state["action"]))
 
 
+def no_fitness(description: str) -> Fitness:
+    """The fitness of a task without a ground-truth measure: a constant 0 (rankings or an expression steer it)."""
+    return Fitness(name="none", description=description, unit="ranking", step=_no_fitness, aggregate="mean")
+
+
 def with_goal(spec: TaskSpec, goal: str) -> TaskSpec:
     """The task's env and state with a free-form goal in plain language and no ground-truth fitness.
 
@@ -273,12 +278,6 @@ def with_goal(spec: TaskSpec, goal: str) -> TaskSpec:
         spec,
         goal=goal if len(goal) <= 80 else goal[:77] + "...",
         description=f"{goal}\n\n(The robot and its environment: {spec.description})",
-        fitness=Fitness(
-            name="none",
-            description="no ground-truth measure: a person watches videos of the policies and ranks them",
-            unit="ranking",
-            step=_no_fitness,
-            aggregate="mean",
-        ),
+        fitness=no_fitness("no ground-truth measure: a person watches videos of the policies and ranks them"),
         tags=(*spec.tags, FREE_FORM_TAG),
     )
