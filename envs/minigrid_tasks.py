@@ -8,7 +8,8 @@ on success) is the baseline.
 
 from __future__ import annotations
 
-from eureka_kit.games.minigrid_env import game_id, register_envs
+from eureka_kit.games.grid_batch_state import register_grid_batch
+from eureka_kit.games.minigrid_env import GAMES, game_id, register_envs
 from eureka_kit.games.minigrid_state import GridLayout, baseline, extractor, state_vars
 from eureka_kit.games.rules import describe, render_rules
 from eureka_kit.tasks.registry import register
@@ -57,6 +58,7 @@ def _grid_task(
         deaths=(("in_lava", "walked into lava"),) if layout.lava else (),
         extra=("step_count", "visits"),
     )
+    register_grid_batch(task_id, GAMES[game], layout)  # the batched engine (backend cpu) can run it
     return register(
         TaskSpec(
             id=task_id,
