@@ -10,6 +10,8 @@ the test asserts that those situations occurred, so the rules were exercised.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -19,6 +21,7 @@ from eureka_kit.games.grid_batch_state import DIR_VEC, NoGridBatchError, get_gri
 from eureka_kit.games.minigrid_env import VISITS_KEY
 from eureka_kit.tasks.registry import get_task
 
+ROOT = Path(__file__).resolve().parent.parent
 TASKS = ["LavaCrossing-Grid-v1", "DoorKey-Grid-v1", "UnlockPickup-Grid-v1"]
 N_ENVS = 6
 WEIGHTS = np.array([0.14, 0.14, 0.34, 0.13, 0.08, 0.14, 0.03])  # left right forward pickup drop toggle done
@@ -99,3 +102,68 @@ def test_grid_engine_matches_minigrid(task_id: str) -> None:
 def test_unknown_task_names_the_valid_ones() -> None:
     with pytest.raises(NoGridBatchError, match="DoorKey-Grid-v1"):
         GridBatchedEnv("Crafter-Wood-v1", 2)
+
+
+def test_categorical_head_matches_torch_categorical() -> None:
+    from torch.distributions import Categorical, kl_divergence
+
+    from eureka_kit.training.backends.categorical import CategoricalDistribution
+
+    dist = CategoricalDistribution(1, n_actions=7)
+    logits = torch.randn(5, 7, generator=torch.Generator().manual_seed(0))
+    dist.update(logits)
+    ref = Categorical(logits=logits)
+    sample = dist.sample()
+    assert sample.shape == (5, 1) and sample.dtype == torch.float32
+    assert bool(((sample >= 0) & (sample < 7)).all())
+    torch.testing.assert_close(dist.log_prob(sample), ref.log_prob(sample.squeeze(1).long()))
+    torch.testing.assert_close(dist.entropy, ref.entropy())
+    other = torch.randn(5, 7, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(
+        dist.kl_divergence((logits,), (other,)), kl_divergence(ref, Categorical(logits=other))
+    )  # fmt: skip
+    torch.testing.assert_close(dist.deterministic_output(logits).squeeze(1), logits.argmax(1).float())
+    with pytest.raises(ValueError, match="output_dim 1"):
+        CategoricalDistribution(2, n_actions=7)
+
+
+def test_auto_picks_the_grid_engine_for_grid_tasks_and_sb3_stays_available() -> None:
+    from eureka_kit.training.backends import get_backend, resolve_backend, resolve_training
+
+    for task_id in TASKS:
+        spec = get_task(task_id)
+        assert resolve_backend("auto", spec, "cpu") == "cpu"
+        assert resolve_training("auto", spec, "auto") == ("cpu", "cpu")
+        assert resolve_backend("sb3", spec, "cpu") == "sb3"
+        assert "CPU grid engine" in (get_backend("gpu").unavailable(spec, "cuda") or "")
+    assert resolve_backend("auto", get_task("Crafter-Wood-v1"), "cpu") == "sb3"  # no batched Crafter yet
+
+
+def test_grid_engine_trains_in_the_sandbox_and_the_trusted_evaluator_scores_it(tmp_path: Path) -> None:
+    from eureka_kit.evaluation.evaluator import evaluate_policy, load_actor
+    from eureka_kit.sandbox.runner import Limits
+    from eureka_kit.tasks.state_capture import make_env
+    from eureka_kit.training.job import TrainJob
+    from eureka_kit.training.runner import train_candidate
+
+    job = TrainJob(
+        task_id="DoorKey-Grid-v1",
+        reward_kind="program",
+        reward_path=ROOT / "examples" / "doorkey_reward.py",
+        total_steps=4096,
+        n_envs=32,
+        seed=0,
+        backend="cpu",
+    )
+    out = tmp_path / "cand"
+    result = train_candidate(job, out, Limits(wall_s=120.0, address_space_mb=4096, heartbeat_s=60.0))
+    assert result.status == "ok", result.message
+    assert result.stats is not None and result.stats.total_steps >= 4096
+    assert {"progress", "goal"} <= set(result.stats.components)
+    assert (out / "policy.safetensors").is_file() and not (out / "obs_norm.safetensors").exists()
+    spec = get_task(job.task_id)
+    ev = evaluate_policy(spec, out, episodes=2, job=job)
+    assert ev.status == "ok", ev.message
+    assert ev.fitness is not None and 0.0 <= ev.fitness <= 1.0
+    action = load_actor(spec, out, job)(make_env(spec).reset(seed=0)[0])
+    assert action.shape == () and 0 <= int(action) < 7  # the argmax of the logits: one action id

@@ -68,6 +68,8 @@ class GridBatchedEnv:
 
     action_size = 1
     """One action id per env (a float in the (N, 1) action tensor, as rsl-rl stores actions)."""
+    n_actions = N_ACTIONS
+    """Discrete actions: the batched PPO builds a categorical policy over this many."""
 
     def __init__(self, task_id: str, num_envs: int, seed: int = 0) -> None:
         import minigrid  # noqa: F401  (registers the MiniGrid ids)
@@ -80,7 +82,7 @@ class GridBatchedEnv:
         self.device = torch.device("cpu")
         self.action_low = torch.zeros(1)
         self.action_high = torch.full((1,), float(N_ACTIONS - 1))
-        self._games = [
+        self._games: list[Any] = [
             gym.make(self.definition.minigrid_id, disable_env_checker=True).unwrapped for _ in range(num_envs)
         ]
         for g in self._games:

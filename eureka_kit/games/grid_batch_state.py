@@ -68,11 +68,16 @@ def register_grid_batch(task_id: str, minigrid_id: str, layout: GridLayout) -> N
 
 def get_grid_batch(task_id: str) -> GridBatchDefinition:
     """The definition of ``task_id``; :class:`NoGridBatchError` naming the tasks that have one otherwise."""
+    from eureka_kit.tasks.registry import load_packs
+
+    load_packs()
     try:
         return _DEFINITIONS[task_id]
     except KeyError:
         valid = ", ".join(sorted(_DEFINITIONS)) or "none"
-        raise NoGridBatchError(f"task {task_id!r} has no batched grid definition; tasks with one: {valid}") from None
+        raise NoGridBatchError(
+            f"task {task_id!r} has no batched grid definition (train it with the sb3 backend); tasks with one: {valid}"
+        ) from None
 
 
 def _first_cell(typ_yx: np.ndarray, code: int, width: int) -> tuple[np.ndarray, np.ndarray]:

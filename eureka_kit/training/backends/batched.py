@@ -47,9 +47,22 @@ def _missing(*modules: str) -> list[str]:
     return [m for m in modules if importlib.util.find_spec(m) is None]
 
 
+def is_grid(spec: TaskSpec) -> bool:
+    """Whether the batched grid engine (:mod:`eureka_kit.games.grid_batch`) runs the task."""
+    from eureka_kit.games.grid_batch_state import NoGridBatchError, get_grid_batch
+
+    try:
+        get_grid_batch(spec.id)
+    except NoGridBatchError:
+        return False
+    return not spec.env_kwargs
+
+
 def _no_physics(spec: TaskSpec) -> str | None:
     from eureka_kit.sim.physics import NoBatchedPhysicsError, get_physics
 
+    if is_grid(spec):
+        return None
     try:
         get_physics(spec.id)
     except NoBatchedPhysicsError as e:
@@ -117,17 +130,23 @@ class BatchedBackend:
     # ------------------------------------------------------------------------------------------ trusted side
 
     def load_actor(self, spec: TaskSpec, job: TrainJob, weights_dir: Path) -> Actor:
+        import gymnasium as gym
+
         config = self.config(spec, job)
         env = spec.make_env()
         try:
             obs_shape = tuple(env.observation_space.shape or ())
-            low = np.asarray(env.action_space.low, dtype=np.float32)
-            high = np.asarray(env.action_space.high, dtype=np.float32)
+            space = env.action_space
+            n_actions = int(space.n) if isinstance(space, gym.spaces.Discrete) else None
+            if n_actions is not None:  # one action id per env
+                low, high = np.zeros(1, np.float32), np.full(1, n_actions - 1, np.float32)
+            else:
+                low, high = np.asarray(space.low, np.float32), np.asarray(space.high, np.float32)
         finally:
             env.close()
         if len(obs_shape) != 1 or low.ndim != 1:
             raise ConfigError(f"task {spec.id}: the batched backends need flat observations and actions")
-        actor = build_actor(config, obs_shape[0], low.shape[0])
+        actor = build_actor(config, obs_shape[0], low.shape[0], n_actions=n_actions)
         path = Path(weights_dir) / POLICY_FILE
         if not path.is_file():
             raise WeightsError(f"no {POLICY_FILE} in {weights_dir}")
@@ -140,7 +159,25 @@ class BatchedBackend:
             if not norm_path.is_file():
                 raise WeightsError(f"task {spec.id} normalizes observations but {OBS_NORM_FILE} is missing")
             norm = load_obs_norm(norm_path, obs_shape)
+        if n_actions is not None:
+            return argmax_actor(actor, norm)
         return mean_actor(actor, norm, low, high)
+
+
+def argmax_actor(actor: Any, norm: Any) -> Actor:
+    """``act(obs (N, obs_size)) -> action ids (N,)``: the argmax of a categorical actor's logits (numpy in and out)."""
+    from tensordict import TensorDict
+
+    def act(observations: np.ndarray) -> np.ndarray:
+        x = np.asarray(observations, dtype=np.float32)
+        if norm is not None:
+            x = norm(x)
+        t = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
+        with torch.no_grad():
+            ids = actor(TensorDict({OBS_GROUP: t}, batch_size=[t.shape[0]]))
+        return ids.numpy().reshape(-1).astype(np.int64)
+
+    return act
 
 
 def mean_actor(actor: Any, norm: Any, low: np.ndarray, high: np.ndarray) -> Actor:
@@ -164,21 +201,29 @@ def _np(x: torch.Tensor) -> np.ndarray:
 
 
 class CpuBackend(BatchedBackend):
-    """N MuJoCo envs per candidate on ``mujoco.batch`` (CPU threads), rsl-rl's PPO on CPU tensors."""
+    """N MuJoCo envs per candidate on ``mujoco.batch`` (CPU threads), or N grid worlds on the numpy grid engine;
+    rsl-rl's PPO on CPU tensors (a categorical policy for the grid worlds' discrete actions)."""
 
     name = "cpu"
-    description = "batched MuJoCo on CPU threads (mujoco.batch) with rsl-rl PPO (MuJoCo tasks)"
+    description = (
+        "batched MuJoCo on CPU threads (mujoco.batch) or the numpy grid engine, with rsl-rl PPO "
+        "(MuJoCo and grid-world tasks)"
+    )
 
     def unavailable(self, spec: TaskSpec, device: str) -> str | None:
         if device != "cpu":
             return f"the cpu backend trains on the CPU only (asked for {device!r}; use the gpu backend)"
-        if _missing("mujoco.batch"):
+        if not is_grid(spec) and _missing("mujoco.batch"):
             return "mujoco.batch is missing (needs mujoco >= 4.0)"
         return super().unavailable(spec, device)
 
     def make_env(self, spec: TaskSpec, config: BatchedConfig, device: str, seed: int) -> Any:
         from eureka_kit.sim.factory import make_batched_env
 
+        if is_grid(spec):
+            from eureka_kit.games.grid_batch import GridBatchedEnv
+
+            return GridBatchedEnv(spec.id, config.num_envs, seed=seed)
         return make_batched_env(spec.id, config.num_envs, device="cpu", threads=config.sim_threads, seed=seed)
 
 
@@ -191,6 +236,8 @@ class GpuBackend(BatchedBackend):
     def unavailable(self, spec: TaskSpec, device: str) -> str | None:
         if not device.startswith("cuda"):
             return f"the gpu backend needs a CUDA device (asked for {device!r})"
+        if is_grid(spec):
+            return "grid worlds run on the CPU grid engine (backend cpu)"
         missing = _missing("warp", "mujoco_warp")
         if missing:
             return f"{', '.join(missing)} not installed (pip install warp-lang mujoco-warp)"

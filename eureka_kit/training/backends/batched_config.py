@@ -77,6 +77,19 @@ class BatchedConfig:
 FALLBACK = BatchedConfig(total_steps=1_000_000, num_envs=64)
 """Defaults of a task without its own row."""
 
+GRID = BatchedConfig(
+    total_steps=500_000,
+    num_envs=128,
+    num_steps_per_env=64,
+    num_learning_epochs=4,
+    num_mini_batches=4,
+    learning_rate=5e-4,
+    entropy_coef=0.01,
+    activation="tanh",
+    normalize_obs=False,
+)
+"""The grid-world tasks' common row (total steps set per task)."""
+
 BATCHED_DEFAULTS: Mapping[str, BatchedConfig] = MappingProxyType(
     {
         # measured on the 2-core machine (bench/engine_throughput.py): see the module docstring and the report
@@ -104,6 +117,11 @@ BATCHED_DEFAULTS: Mapping[str, BatchedConfig] = MappingProxyType(
             total_steps=3_000_000, num_envs=64, actor_hidden_dims=(128, 128), critic_hidden_dims=(128, 128)
         ),
         "Pusher-Push-v1": BatchedConfig(total_steps=500_000, num_envs=64, num_steps_per_env=25),
+        # grid worlds (the numpy grid engine, a categorical policy): SB3's grid settings (lr 5e-4, entropy 0.01,
+        # 4 epochs, tanh 64x64) on 128 envs x 64 steps; the one-hot view needs no normalization
+        "LavaCrossing-Grid-v1": replace(GRID, total_steps=300_000),
+        "DoorKey-Grid-v1": replace(GRID, total_steps=500_000),
+        "UnlockPickup-Grid-v1": replace(GRID, total_steps=1_000_000),
     }
 )
 """Per-task defaults of the batched backends, keyed by task id; :data:`FALLBACK` for the others."""
@@ -220,14 +238,31 @@ def resolve_batched_config(
     return config
 
 
-def build_models(config: BatchedConfig, obs_size: int, action_size: int, device: str = "cpu") -> tuple[Any, Any]:
-    """Fresh rsl-rl actor (Gaussian head) and critic MLPs for observations of ``obs_size`` (already normalized)."""
+def build_models(
+    config: BatchedConfig, obs_size: int, action_size: int, device: str = "cpu", n_actions: int | None = None
+) -> tuple[Any, Any]:
+    """Fresh rsl-rl actor and critic MLPs for observations of ``obs_size`` (already normalized).
+
+    The actor has a Gaussian head over ``action_size`` continuous actions, or,
+    with ``n_actions`` (discrete actions, ``action_size`` 1), a categorical head
+    (:class:`~eureka_kit.training.backends.categorical.CategoricalDistribution`)
+    whose output is one action id per env.
+    """
     import torch
     from rsl_rl.models import MLPModel
     from tensordict import TensorDict
 
     obs = TensorDict({OBS_GROUP: torch.zeros(1, obs_size)}, batch_size=[1])
     groups = {"actor": [OBS_GROUP], "critic": [OBS_GROUP]}
+    distribution: dict[str, Any] = {
+        "class_name": "GaussianDistribution",
+        "init_std": config.init_std,
+        "std_type": config.std_type,
+    }
+    if n_actions is not None:
+        from eureka_kit.training.backends.categorical import CategoricalDistribution
+
+        distribution = {"class_name": CategoricalDistribution, "n_actions": n_actions}
     actor = MLPModel(
         obs,
         groups,
@@ -236,11 +271,7 @@ def build_models(config: BatchedConfig, obs_size: int, action_size: int, device:
         hidden_dims=list(config.actor_hidden_dims),
         activation=config.activation,
         obs_normalization=False,  # normalized outside, with SB3's formula (obs_norm.safetensors)
-        distribution_cfg={
-            "class_name": "GaussianDistribution",
-            "init_std": config.init_std,
-            "std_type": config.std_type,
-        },
+        distribution_cfg=distribution,
     ).to(device)
     critic = MLPModel(
         obs,
@@ -254,8 +285,8 @@ def build_models(config: BatchedConfig, obs_size: int, action_size: int, device:
     return actor, critic
 
 
-def build_actor(config: BatchedConfig, obs_size: int, action_size: int) -> Any:
+def build_actor(config: BatchedConfig, obs_size: int, action_size: int, n_actions: int | None = None) -> Any:
     """The actor network alone (CPU, eval mode): what the trusted side loads the weights into."""
-    actor, _ = build_models(config, obs_size, action_size)
+    actor, _ = build_models(config, obs_size, action_size, n_actions=n_actions)
     actor.eval()
     return actor
