@@ -14,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from eureka_kit.games import crafter_state as cs
 from eureka_kit.games.crafter_env import CRAFTER_ID, register_env
+from eureka_kit.games.crafter_score import score_from_final_states
 from eureka_kit.games.rules import describe, render_rules
 from eureka_kit.tasks.registry import register
 from eureka_kit.tasks.spec import AnalysisVars, Fitness, TaskSpec, TrainDefaults
@@ -182,5 +185,27 @@ SURVIVE = _crafter_task(
         unit="success rate",
         step=lambda s: 1.0 - s["died"],
         aggregate="last",
+    ),
+)
+SURVIVE_SCORE = _crafter_task(
+    "Crafter-Survive-v2",
+    None,
+    "survive a day and a night and unlock as many different achievements as possible",
+    "Survive for a whole day and night and, on the way, unlock as many different achievements as possible "
+    "(Crafter's benchmark): collect materials, place a table, make tools, eat, drink, sleep, defeat creatures. "
+    "Unlocking many different achievements counts more than repeating easy ones. Keep food and drink up, sleep "
+    "when energy is low, avoid zombies at night and never walk into lava.",
+    length=600,
+    total_steps=200_000,
+    fitness=Fitness(
+        name="crafter_score",
+        description=(
+            "Crafter's score over the evaluation episodes: exp(mean over the 22 achievements of log(1 + success "
+            "rate in %)) - 1, in percent (per episode: the number of achievements unlocked)"
+        ),
+        unit="percent",
+        step=lambda s: np.asarray(s["achievements"]).sum(axis=-1),
+        aggregate="last",
+        across=score_from_final_states,
     ),
 )

@@ -86,7 +86,8 @@ class EpisodeResult:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The trusted result of evaluating one policy (``eval.json``). ``fitness`` is the mean over episodes."""
+    """The trusted result of evaluating one policy (``eval.json``). ``fitness`` is the mean over episodes (or the
+    task's score across them, :attr:`~eureka_kit.tasks.spec.Fitness.across`); ``fitness_std`` is over episodes."""
 
     status: EvalStatus
     message: str
@@ -260,10 +261,15 @@ def evaluate_policy(
     fits = np.array([r.fitness for r in results], dtype=np.float64)
     if not np.isfinite(fits).all():
         return _error(spec, f"fitness is not finite: {fits.tolist()}", seed, start)
+    fitness = float(fits.mean())
+    if spec.fitness.across is not None:  # a score across episodes (e.g. Crafter's), from each one's last state
+        fitness = float(spec.fitness.across([{k: v[-1] for k, v in r.states.items()} for r in rollouts]))
+        if not np.isfinite(fitness):
+            return _error(spec, f"fitness across episodes is not finite: {fitness}", seed, start)
     return Evaluation(
         status="ok",
         message="",
-        fitness=float(fits.mean()),
+        fitness=fitness,
         fitness_std=float(fits.std()),
         episodes=tuple(results),
         fitness_name=spec.fitness.name,

@@ -15,7 +15,7 @@ family); importing :mod:`envs` registers them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
@@ -47,6 +47,8 @@ FrameDrawer = Callable[[Any, int, int], np.ndarray]
 """``draw(env, width, height) -> (height, width, 3) uint8``: a frame of the env's current state."""
 
 FitnessStep = Callable[[Mapping[str, np.ndarray]], np.ndarray]
+RunScore = Callable[[Sequence[Mapping[str, np.ndarray]]], float]
+"""``score(final_states) -> float``: a fitness across episodes, from each evaluation episode's last state."""
 """Per-step fitness value from a *batched* state; returns shape (N,)."""
 
 
@@ -76,8 +78,10 @@ class Fitness:
     ``step`` gives a per-step value from a batched state; an episode's fitness
     is ``aggregate`` of its step values (``mean``: e.g. mean forward velocity;
     ``sum``; ``max``; ``last``: e.g. final distance; ``any``: success if the
-    value was ever > 0). The run's fitness is the mean over episodes.
-    Higher is always better (negate distances).
+    value was ever > 0). The run's fitness is the mean over episodes, or,
+    with ``across``, a score computed across the episodes (e.g. Crafter's
+    geometric mean of achievement success rates). Higher is always better
+    (negate distances).
     """
 
     name: str
@@ -85,6 +89,9 @@ class Fitness:
     unit: str
     step: FitnessStep
     aggregate: Literal["mean", "sum", "max", "last", "any"]
+    across: RunScore | None = None
+    """The trusted evaluator's fitness across episodes from each episode's last state; ``None``: the mean of the
+    episodes' values. Training statistics and the analyzer still use the per-episode values."""
 
     def episode_value(self, step_values: np.ndarray) -> float:
         """Aggregate one episode's per-step values (1-D array) into its fitness."""
