@@ -13,6 +13,7 @@ from safetensors.torch import save_file
 from eureka_kit.evaluation.evaluator import evaluate_policy, load_rollouts
 from eureka_kit.games.crafter_score import crafter_score, score_from_final_states, success_rates
 from eureka_kit.games.crafter_state import ACHIEVEMENTS
+from eureka_kit.reward.critic import check_program
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.state_capture import make_env
 from eureka_kit.training.backends.sb3_config import build_policy, resolve_config
@@ -56,3 +57,16 @@ def test_survive_v2_fitness_is_the_crafter_score_of_the_evaluation(tmp_path: Pat
     assert ev.fitness == pytest.approx(crafter_score(success_rates(finals)), abs=1e-9)
     for episode, row in zip(ev.episodes, finals, strict=True):
         assert episode.fitness == float(row.sum())  # per episode: the number of achievements unlocked
+
+
+@pytest.mark.parametrize(
+    ("task_id", "name"),
+    [
+        ("Crafter-EatCow-v1", "crafter_eatcow_reward.py"),
+        ("Crafter-WoodPickaxe-v1", "crafter_woodpickaxe_reward.py"),
+        ("Crafter-Survive-v1", "crafter_survive_reward.py"),
+    ],
+)
+def test_crafter_example_programs_pass_the_critic(task_id: str, name: str) -> None:
+    source = (Path(__file__).resolve().parent.parent / "examples" / name).read_text()
+    assert check_program(get_task(task_id), source).ok

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from eureka_kit.files import atomic_write_text
+from eureka_kit.games.numba_cache import CACHE_FOLDER as NUMBA_CACHE_FOLDER
 from eureka_kit.sandbox.protocol import bounded, child_argv, read_error
 from eureka_kit.sandbox.runner import Limits, run_child
 from eureka_kit.training.job import (
@@ -76,10 +77,23 @@ class TrainResult:
 def _tidy(out_dir: Path) -> None:
     """Remove the child's working leftovers (heartbeat, an empty tmp/) so the folder holds results only."""
     (out_dir / HEARTBEAT_FILE).unlink(missing_ok=True)
+    shutil.rmtree(out_dir / NUMBA_CACHE_FOLDER, ignore_errors=True)  # a copy of the parent's compiled noise
     try:
         (out_dir / "tmp").rmdir()  # only when empty: anything the child left there stays for inspection
     except OSError:
         pass
+
+
+def _child_caches(job: TrainJob, out_dir: Path) -> dict[str, str]:
+    """Crafter tasks: the parent's compiled world noise, copied into ``out_dir`` so the child does not compile it."""
+    from eureka_kit.games.numba_cache import seed_numba_cache
+    from eureka_kit.tasks.registry import get_task
+
+    try:
+        kind = get_task(job.task_id).kind
+    except KeyError:
+        return {}  # the child reports the unknown task itself
+    return seed_numba_cache(out_dir) if kind == "survival" else {}
 
 
 def train_candidate(job: TrainJob, out_dir: Path, limits: Limits = DEFAULT_LIMITS) -> TrainResult:
@@ -116,6 +130,7 @@ def train_candidate(job: TrainJob, out_dir: Path, limits: Limits = DEFAULT_LIMIT
         limits,
         log_path,
         heartbeat_path=out_dir / HEARTBEAT_FILE,
+        extra_env=_child_caches(job, out_dir),
     )
     _tidy(out_dir)
     error = read_error(out_dir / ERROR_FILE) if outcome.status != "ok" else None
