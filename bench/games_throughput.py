@@ -8,11 +8,16 @@ Rows, per game (MiniGrid DoorKey-8x8, Crafter), all on one core (torch one threa
   ``crafter.Env``, which draws a 64x64 image as its observation at every step), resets included;
 * ours: the task's env as training sees it (flat symbolic observation, no drawing, the named state read at
   every step by :class:`~eureka_kit.tasks.state_capture.StateCapture`), random actions, resets included;
-* training: one candidate's sandboxed training (``train_candidate``: SB3 PPO, the task's defaults, the
-  example reward program), env-steps/s as the child measures it (training time only, start-up excluded).
+* MiniGrid only, the grid engine (:mod:`eureka_kit.games.grid_batch`): 128 envs as numpy arrays, observation
+  and named state of all of them per step, random actions, resets included;
+* training: one candidate's sandboxed training (``train_candidate``, the task's defaults, the example reward
+  program) on SB3 PPO (``--backend sb3``) and, for MiniGrid, on the grid engine with rsl-rl's PPO (``--backend
+  cpu``, what ``auto`` picks), env-steps/s as the child measures it (training time only, start-up excluded);
+* MiniGrid only, the same batched training in this process (the child's code without the sandbox), so that its
+  CPU time can be read: ``per CPU-s`` is env-steps per second of this process's CPU time, the rate of one core
+  that is not shared (on a loaded machine the wall-clock rate is lower).
 
-``--smoke`` runs the env rows at seconds-long sizes and no training (the default test suite runs it; the games'
-test files train in the sandbox).
+``--smoke`` runs every row at seconds-long sizes (the default test suite runs it).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from eureka_kit.training.backends import get_backend
+
 ROOT = Path(__file__).resolve().parent.parent
 GAMES = {
     "MiniGrid DoorKey-8x8": ("DoorKey-Grid-v1", ROOT / "examples" / "doorkey_reward.py"),
@@ -33,16 +40,20 @@ GAMES = {
 }
 
 
-def _rate(step: Callable[[], bool], reset: Callable[[], object], steps: int) -> float:
+Rate = tuple[float, float | None]
+"""(env-steps per wall-clock second, env-steps per CPU second of this process or None when not measured here)."""
+
+
+def _rate(step: Callable[[], bool], reset: Callable[[], object], steps: int) -> Rate:
     reset()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
         if step():
             reset()
-    return steps / (time.perf_counter() - start)
+    return steps / (time.perf_counter() - start), steps / max(time.process_time() - cpu, 1e-9)
 
 
-def stock_minigrid(steps: int) -> float:
+def stock_minigrid(steps: int) -> Rate:
     import gymnasium as gym
     import minigrid  # noqa: F401
 
@@ -56,7 +67,7 @@ def stock_minigrid(steps: int) -> float:
     return _rate(step, lambda: env.reset(seed=0), steps)
 
 
-def stock_crafter(steps: int) -> float:
+def stock_crafter(steps: int) -> Rate:
     import crafter
 
     env = crafter.Env(seed=0, length=500)
@@ -69,7 +80,7 @@ def stock_crafter(steps: int) -> float:
     return _rate(step, env.reset, steps)
 
 
-def ours(task_id: str, steps: int) -> float:
+def ours(task_id: str, steps: int) -> Rate:
     from eureka_kit.tasks.registry import get_task
     from eureka_kit.tasks.state_capture import make_env
 
@@ -84,17 +95,53 @@ def ours(task_id: str, steps: int) -> float:
     return _rate(step, lambda: env.reset(seed=0), steps)
 
 
-def training(task_id: str, program: Path, steps: int) -> float:
+def grid_engine(task_id: str, steps: int, num_envs: int = 128) -> Rate:
+    from eureka_kit.games.grid_batch import GridBatchedEnv
+
+    env = GridBatchedEnv(task_id, num_envs, seed=0)
+    rng = np.random.default_rng(0)
+    batches = max(1, steps // num_envs)
+    actions = torch.as_tensor(rng.integers(0, env.n_actions, (batches, num_envs, 1)), dtype=torch.float32)
+    start, cpu = time.perf_counter(), time.process_time()
+    for a in actions:
+        env.step(a)
+    n = batches * num_envs
+    return n / (time.perf_counter() - start), n / max(time.process_time() - cpu, 1e-9)
+
+
+def training(task_id: str, program: Path, steps: int, backend: str) -> Rate:
     from eureka_kit.sandbox.runner import Limits
     from eureka_kit.training.job import TrainJob
     from eureka_kit.training.runner import train_candidate
 
     with tempfile.TemporaryDirectory() as tmp:
-        job = TrainJob(task_id=task_id, reward_kind="program", reward_path=program, total_steps=steps, seed=0)
+        job = TrainJob(
+            task_id=task_id, reward_kind="program", reward_path=program, total_steps=steps, seed=0, backend=backend
+        )
         result = train_candidate(job, Path(tmp) / "cand", Limits(wall_s=3600))
     if result.status != "ok" or result.env_steps_per_s is None:
         raise SystemExit(f"{task_id}: training {result.status}: {result.message}")
-    return float(result.env_steps_per_s)
+    return float(result.env_steps_per_s), None
+
+
+def batched_in_process(task_id: str, program: Path, steps: int) -> Rate:
+    """The batched child's training loop (grid engine + rsl-rl PPO + the reward program) without the sandbox."""
+    from eureka_kit.tasks.registry import get_task
+    from eureka_kit.training.backends.batched_ppo import BatchedPPO, StepReward
+    from eureka_kit.training.episode_stats import StatsRecorder
+    from eureka_kit.training.job import TrainJob
+    from eureka_kit.training.reward_sources import make_reward
+
+    spec = get_task(task_id)
+    job = TrainJob(task_id=task_id, reward_kind="program", reward_path=program, total_steps=steps, backend="cpu")
+    backend = get_backend("cpu")
+    config = backend.config(spec, job)  # type: ignore[attr-defined]
+    env = backend.make_env(spec, config, "cpu", 0)  # type: ignore[attr-defined]
+    ppo = BatchedPPO(env, config, spec, 0)
+    reward = StepReward(make_reward("program", spec, program.read_text()), env.device)
+    start, cpu = time.perf_counter(), time.process_time()
+    done = ppo.train(reward, StatsRecorder(config.total_steps))
+    return done / (time.perf_counter() - start), done / max(time.process_time() - cpu, 1e-9)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -105,20 +152,30 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     env_steps, train_steps = (100, 256) if args.smoke else (args.env_steps, args.train_steps)
     torch.set_num_threads(1)
-    rows: list[tuple[str, str, float]] = []
+    rows: list[tuple[str, str, Rate]] = []
     stock = {"MiniGrid DoorKey-8x8": stock_minigrid, "Crafter (collect wood)": stock_crafter}
     for game, (task_id, program) in GAMES.items():
         ours(task_id, 10)  # warm-up: imports, and Crafter's noise compiled once
         rows.append((game, "stock env, random actions", stock[game](env_steps)))
         rows.append((game, f"{task_id} env + named state, random actions", ours(task_id, env_steps)))
+        grid = task_id.endswith("-Grid-v1")
+        if grid:
+            rows.append((game, "grid engine, 128 envs + named state, random actions", grid_engine(task_id, env_steps)))
         rows.append(
-            (game, f"{task_id} sandboxed SB3 PPO training (reward program)", training(task_id, program, train_steps))
+            (game, "sandboxed SB3 PPO training (reward program)", training(task_id, program, train_steps, "sb3"))
         )
-    base = {game: rate for game, what, rate in rows if what.startswith("stock")}
+        if grid:
+            batched = training(task_id, program, train_steps, "cpu")
+            rows.append((game, "sandboxed grid engine + rsl-rl PPO training (reward program)", batched))
+            rows.append(
+                (game, "the same batched training, in-process", batched_in_process(task_id, program, train_steps))
+            )
+    base = {game: rate[0] for game, what, rate in rows if what.startswith("stock")}
     width = max(len(f"{g}: {w}") for g, w, _ in rows)
-    print(f"{'row':<{width}}  {'env-steps/s':>11}  {'vs stock':>8}")
-    for game, what, rate in rows:
-        print(f"{f'{game}: {what}':<{width}}  {rate:>11.0f}  {rate / base[game]:>7.2f}x")
+    print(f"{'row':<{width}}  {'env-steps/s':>11}  {'vs stock':>8}  {'per CPU-s':>9}")
+    for game, what, (wall, cpu) in rows:
+        per_cpu = f"{cpu:>9.0f}" if cpu is not None else f"{'-':>9}"
+        print(f"{f'{game}: {what}':<{width}}  {wall:>11.0f}  {wall / base[game]:>7.2f}x  {per_cpu}")
     print(f"(one core; env rows: {env_steps} steps, training rows: {train_steps} env-steps each)")
 
 

@@ -19,10 +19,13 @@ def test_games_bench_smoke_runs() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
-    assert "env-steps/s" in out and "vs stock" in out
+    assert "env-steps/s" in out and "vs stock" in out and "per CPU-s" in out
     for row in (
         "MiniGrid DoorKey-8x8: stock env",
         "DoorKey-Grid-v1 env",
+        "grid engine, 128 envs",
+        "sandboxed grid engine + rsl-rl PPO training",
+        "the same batched training, in-process",
         "Crafter (collect wood): stock",
         "Crafter-Wood-v1 env",
     ):
