@@ -48,8 +48,9 @@ class RunConfig:
     backend: str = field(
         default="auto",
         metadata={
-            "help": "training backend: sb3 (stable-baselines3, every task), cpu (batched MuJoCo on CPU threads), "
-            "gpu (MuJoCo Warp), auto (gpu if usable, else cpu for MuJoCo tasks, else sb3)"
+            "help": "training backend: sb3 (stable-baselines3, every task), cpu (batched MuJoCo on CPU threads, the "
+            "grid engine for grid tasks), gpu (MuJoCo Warp), auto (gpu if usable, else cpu for MuJoCo and grid "
+            "tasks, else sb3)"
         },
     )
     device: str = field(

@@ -73,7 +73,7 @@ class TrainJob:
     seed: int = 0
     hyperparams: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     backend: str = "sb3"
-    """The training backend (:mod:`eureka_kit.training.backends`): ``sb3``, ``cpu`` (batched MuJoCo), ``gpu``."""
+    """The training backend (:mod:`eureka_kit.training.backends`): ``sb3``, ``cpu`` (batched MuJoCo, grids), ``gpu``."""
     device: str = "cpu"
     """Torch device of the learner (and of the simulation for the GPU backend): ``cpu``, ``cuda``, ``cuda:1``."""
     fitness: str | None = None
