@@ -17,7 +17,8 @@ Rows, per game (MiniGrid DoorKey-8x8, Crafter), all on one core (torch one threa
   CPU time can be read: ``per CPU-s`` is env-steps per second of this process's CPU time, the rate of one core
   that is not shared (on a loaded machine the wall-clock rate is lower).
 
-``--smoke`` runs every row at seconds-long sizes (the default test suite runs it).
+``--smoke`` runs every row but the sandboxed grid-engine training at seconds-long sizes (the default test suite
+runs it; tests/test_games_grid_batch.py trains on the grid engine in the sandbox).
 """
 
 from __future__ import annotations
@@ -109,14 +110,20 @@ def grid_engine(task_id: str, steps: int, num_envs: int = 128) -> Rate:
     return n / (time.perf_counter() - start), n / max(time.process_time() - cpu, 1e-9)
 
 
-def training(task_id: str, program: Path, steps: int, backend: str) -> Rate:
+def training(task_id: str, program: Path, steps: int, backend: str, n_envs: int | None = None) -> Rate:
     from eureka_kit.sandbox.runner import Limits
     from eureka_kit.training.job import TrainJob
     from eureka_kit.training.runner import train_candidate
 
     with tempfile.TemporaryDirectory() as tmp:
         job = TrainJob(
-            task_id=task_id, reward_kind="program", reward_path=program, total_steps=steps, seed=0, backend=backend
+            task_id=task_id,
+            reward_kind="program",
+            reward_path=program,
+            total_steps=steps,
+            seed=0,
+            backend=backend,
+            n_envs=n_envs,
         )
         result = train_candidate(job, Path(tmp) / "cand", Limits(wall_s=3600))
     if result.status != "ok" or result.env_steps_per_s is None:
@@ -124,7 +131,7 @@ def training(task_id: str, program: Path, steps: int, backend: str) -> Rate:
     return float(result.env_steps_per_s), None
 
 
-def batched_in_process(task_id: str, program: Path, steps: int) -> Rate:
+def batched_in_process(task_id: str, program: Path, steps: int, n_envs: int | None = None) -> Rate:
     """The batched child's training loop (grid engine + rsl-rl PPO + the reward program) without the sandbox."""
     from eureka_kit.tasks.registry import get_task
     from eureka_kit.training.backends.batched_ppo import BatchedPPO, StepReward
@@ -133,7 +140,9 @@ def batched_in_process(task_id: str, program: Path, steps: int) -> Rate:
     from eureka_kit.training.reward_sources import make_reward
 
     spec = get_task(task_id)
-    job = TrainJob(task_id=task_id, reward_kind="program", reward_path=program, total_steps=steps, backend="cpu")
+    job = TrainJob(
+        task_id=task_id, reward_kind="program", reward_path=program, total_steps=steps, backend="cpu", n_envs=n_envs
+    )
     backend = get_backend("cpu")
     config = backend.config(spec, job)  # type: ignore[attr-defined]
     env = backend.make_env(spec, config, "cpu", 0)  # type: ignore[attr-defined]
@@ -151,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--smoke", action="store_true", help="seconds-long sizes (tested in CI)")
     args = ap.parse_args(argv)
     env_steps, train_steps = (100, 256) if args.smoke else (args.env_steps, args.train_steps)
+    small_batch = 4 if args.smoke else None  # smoke: 4 grid envs, so one rollout is 256 steps, not 8,192
     torch.set_num_threads(1)
     rows: list[tuple[str, str, Rate]] = []
     stock = {"MiniGrid DoorKey-8x8": stock_minigrid, "Crafter (collect wood)": stock_crafter}
@@ -165,10 +175,15 @@ def main(argv: list[str] | None = None) -> None:
             (game, "sandboxed SB3 PPO training (reward program)", training(task_id, program, train_steps, "sb3"))
         )
         if grid:
-            batched = training(task_id, program, train_steps, "cpu")
-            rows.append((game, "sandboxed grid engine + rsl-rl PPO training (reward program)", batched))
+            if not args.smoke:  # tests/test_games_grid_batch.py trains on the grid engine in the sandbox
+                batched = training(task_id, program, train_steps, "cpu")
+                rows.append((game, "sandboxed grid engine + rsl-rl PPO training (reward program)", batched))
             rows.append(
-                (game, "the same batched training, in-process", batched_in_process(task_id, program, train_steps))
+                (
+                    game,
+                    "the same batched training, in-process",
+                    batched_in_process(task_id, program, train_steps, small_batch),
+                )
             )
     base = {game: rate[0] for game, what, rate in rows if what.startswith("stock")}
     width = max(len(f"{g}: {w}") for g, w, _ in rows)

@@ -24,7 +24,6 @@ def test_games_bench_smoke_runs() -> None:
         "MiniGrid DoorKey-8x8: stock env",
         "DoorKey-Grid-v1 env",
         "grid engine, 128 envs",
-        "sandboxed grid engine + rsl-rl PPO training",
         "the same batched training, in-process",
         "Crafter (collect wood): stock",
         "Crafter-Wood-v1 env",
