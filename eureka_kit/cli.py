@@ -11,6 +11,7 @@ from typing import Any, get_args
 
 from eureka_kit.config import LLMKind, RunConfig
 from eureka_kit.preferences.ranking import RankerKind
+from eureka_kit.schedule.halving import SCHEDULES
 from eureka_kit.tasks.derived import PREFIX as DERIVED_PREFIX
 
 
@@ -117,6 +118,8 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, choices=get_args(LLMKind), default=None, help=help_text)
         elif f.name == "ranker":
             p.add_argument(flag, choices=get_args(RankerKind), default=None, help=help_text)
+        elif f.name == "schedule":
+            p.add_argument(flag, choices=SCHEDULES, default=None, help=help_text)
         elif f.type == "bool":
             default = "on" if f.default else "off"
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{help_text} ({default})")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from eureka_kit.preferences.ranking import RankerKind
+from eureka_kit.schedule.halving import SCHEDULES, ScheduleKind, make_plan
 from eureka_kit.tasks.spec import TaskSpec
 
 LLMKind = Literal["openai", "replay"]
@@ -59,6 +60,29 @@ class RunConfig:
         },
     )
     executor: str = field(default="local", metadata={"help": "where candidate jobs run: local"})
+    schedule: ScheduleKind = field(
+        default="full",
+        metadata={
+            "help": "full: every candidate trains the whole budget; halving: successive halving (docs/compute.md)"
+        },
+    )
+    rungs: int = field(default=3, metadata={"help": "halving: number of rungs (the last one trains the full budget)"})
+    reduction_factor: int = field(
+        default=3, metadata={"help": "halving: eta, keep the best ceil(n / eta) candidates at each rung"}
+    )
+    grace_steps: int | None = field(
+        default=None, metadata={"help": "halving: env-steps of the first rung (default: steps / eta^(rungs - 1))"}
+    )
+    prune_equivalent: bool = field(
+        default=True,
+        metadata={
+            "help": "do not train a program equal to an earlier one up to scale, shift or potential shaping (STARC "
+            "distance on stored trajectories; needs the analyzer or the trajectory check to store them)"
+        },
+    )
+    equivalence_threshold: float = field(
+        default=0.03, metadata={"help": "STARC distance (0..1) at or under which two rewards count as equal"}
+    )
     repair_rounds: int = field(
         default=2, metadata={"help": "critic repair rounds per candidate (R); stops early on the same program again"}
     )
@@ -112,6 +136,12 @@ class RunConfig:
             )
         if self.ranker == "human" and not self.videos:
             raise ValueError("ranker='human' needs videos: the person ranks the policies by watching them")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
+        if self.schedule == "halving":
+            make_plan(self.steps or 10**9, self.rungs, self.reduction_factor, self.grace_steps)  # raises on bad values
+        if not 0.0 <= self.equivalence_threshold <= 1.0:
+            raise ValueError(f"equivalence_threshold must be in [0, 1], got {self.equivalence_threshold}")
         if self.llm == "replay" and not self.replay_path:
             raise ValueError("llm='replay' needs replay_path (a JSONL file of answers to replay)")
 

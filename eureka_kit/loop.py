@@ -37,7 +37,7 @@ from eureka_kit.callbacks import (
     make_ranker,
 )
 from eureka_kit.config import RunConfig
-from eureka_kit.executors import CandidateJob, Executor, make_executor
+from eureka_kit.executors import CandidateJob, CandidateOutcome, Executor, make_executor
 from eureka_kit.feedback.card_check import TrajectoryStore, check_trajectories
 from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
 from eureka_kit.files import UntrustedFileError, read_bounded_json
@@ -50,10 +50,13 @@ from eureka_kit.reward.check_runner import check_sandboxed
 from eureka_kit.reward.static_checks import check_static
 from eureka_kit.run.notes import take_notes
 from eureka_kit.run.progress import Progress
-from eureka_kit.run.records import CandidateRecord, CandidateStatus, short
+from eureka_kit.run.records import CandidateRecord, CandidateStatus, PreparedCandidate, short
 from eureka_kit.run.store import RunStore, atomic_write_json, atomic_write_text, read_json
 from eureka_kit.sandbox.runner import Limits, configure_sandbox, default_mode, ensure_isolation, sandbox_mode
 from eureka_kit.sandbox.verify import BASIC_MODE_WARNING
+from eureka_kit.schedule.loop_glue import PREPARED_FILE, equivalent_record, halving_plan, make_pruner
+from eureka_kit.schedule.pruning import EquivalencePruner
+from eureka_kit.schedule.rungs import FinalStatus, load_outcome, run_halving_generation
 from eureka_kit.selection import Elite, base_messages, find_elite, next_messages
 from eureka_kit.summary import write_summary
 from eureka_kit.tasks.spec import TaskSpec
@@ -141,9 +144,12 @@ class Loop:
             announce=progress.log,
         )
         self._trajectories: TrajectoryStore | None = None
+        self._pruner: EquivalencePruner | None = None
+        self._prunes = config.prune_equivalent and (config.analyzer or config.trajectory_check)  # rollouts stored
         self.backend, self.device = resolve_training(config.backend, self.spec, config.device)
         budget = get_backend(self.backend).budget(self.spec)
         self.steps = config.steps or budget.total_steps
+        self.plan = halving_plan(config, self.backend, self.steps)
         self.n_envs = config.n_envs or budget.n_envs
         self.executor: Executor = make_executor(config.executor, config.workers)
         self.callbacks = CallbackList([*default_callbacks(config, self.ranker), *callbacks])
@@ -165,7 +171,7 @@ class Loop:
     def _cand_dir(self, r: CandidateRecord) -> Path:
         return self.store.cand_dir(r.generation, r.index)
 
-    def _finish(self, record: CandidateRecord) -> CandidateRecord:
+    def finish(self, record: CandidateRecord) -> CandidateRecord:
         atomic_write_json(self.store.cand_dir(record.generation, record.index) / "candidate.json", record.to_json())
         self.progress.finished(record.name, record.status, record.fitness, record.message)
         return record
@@ -177,19 +183,24 @@ class Loop:
         atomic_write_json(cand / "check.json", report.to_dict())
         return report
 
-    def run_candidate(self, generation: int, index: int, response: str, messages: list[Message]) -> CandidateRecord:
+    def prepare(
+        self, generation: int, index: int, response: str, messages: list[Message], *, reuse: bool = False
+    ) -> PreparedCandidate | CandidateRecord:
+        """Extract, check (with repairs), CARD's check and the equivalence check: ready to train, or its record.
+
+        ``reuse``: a candidate prepared before a crash (``prepared.json``) is not checked again (halving's resume).
+        """
         name = f"gen_{generation:03d}/cand_{index:02d}"
         cand = self.store.cand_dir(generation, index)
+        if reuse and (cand / PREPARED_FILE).is_file():
+            return PreparedCandidate.from_json(read_json(cand / PREPARED_FILE))
         if cand.exists():  # an unfinished attempt from before a crash: start the candidate over
             shutil.rmtree(cand)
         cand.mkdir(parents=True)
         atomic_write_text(cand / "response.md", response)
 
-        def fail(
-            status: CandidateStatus, message: str, repairs: int = 0, train_wall_s: float | None = None
-        ) -> CandidateRecord:
-            rec = CandidateRecord(generation, index, status, short(message), repairs=repairs, train_wall_s=train_wall_s)
-            return self._finish(rec)
+        def fail(status: CandidateStatus, message: str, repairs: int = 0) -> CandidateRecord:
+            return self.finish(CandidateRecord(generation, index, status, short(message), repairs=repairs))
 
         # extract + check, with repair rounds: the model sees its own program and the critic's findings
         self.progress.stage(name, "checking")
@@ -217,21 +228,27 @@ class Loop:
             if tcheck.status in ("fail", "error") and self.config.skip_on_trajectory_check:
                 return fail("trajectory_rejected", tcheck.message, repairs)
 
-        # train in the sandboxed child, then the trusted evaluation (weights only, fitness computed there)
-        self.progress.stage(name, "training")
-        job = CandidateJob(
+        # equal to an earlier trained program up to scale, shift or shaping? then reuse its result
+        rec = equivalent_record(self._pruner, source, cand, generation, index, report.components, repairs)
+        if rec is not None:
+            return self.finish(rec)
+        prepared = PreparedCandidate(generation, index, report.components, repairs, checked.message)
+        atomic_write_json(cand / PREPARED_FILE, prepared.to_json())
+        return prepared
+
+    def candidate_job(
+        self, p: PreparedCandidate, steps: int, resume_from: Path | None = None, checkpoint_to: Path | None = None
+    ) -> CandidateJob:
+        """The job that trains ``p`` to ``steps`` env-steps in all (from a checkpoint of its own, if given)."""
+        cand = self.store.cand_dir(p.generation, p.index)
+        train = TrainJob(
+            task_id=self.spec.id, reward_kind="program", reward_path=cand / "reward.py", total_steps=steps,
+            n_envs=self.n_envs, seed=self.config.seed, backend=self.backend, device=self.device,
+            fitness=self.config.fitness, resume_from=resume_from, checkpoint_to=checkpoint_to,
+        )  # fmt: skip
+        return CandidateJob(
             spec=self.spec,
-            train=TrainJob(
-                task_id=self.spec.id,
-                reward_kind="program",
-                reward_path=cand / "reward.py",
-                total_steps=self.steps,
-                n_envs=self.n_envs,
-                seed=self.config.seed,
-                backend=self.backend,
-                device=self.device,
-                fitness=self.config.fitness,
-            ),
+            train=train,
             out_dir=cand,
             limits=Limits(
                 wall_s=self.config.candidate_timeout_s or default_timeout_s(self.steps),
@@ -241,29 +258,50 @@ class Loop:
             eval_seed=EVAL_SEED,
             rollouts_path=cand / ROLLOUTS_FILE if self.config.analyzer or self.config.trajectory_check else None,
         )
-        outcome = self.executor.run(job)
+
+    def finish_trained(
+        self,
+        p: PreparedCandidate,
+        outcome: CandidateOutcome | None,
+        *,
+        status: FinalStatus = "ok",
+        message: str | None = None,
+        env_steps: int | None = None,
+        rungs: int | None = None,
+    ) -> CandidateRecord:
+        """The record of a trained candidate (feedback callbacks first); ``None`` outcome: rebuilt from its files."""
+        cand = self.store.cand_dir(p.generation, p.index)
+        outcome = outcome if outcome is not None else load_outcome(cand)
+        common: dict[str, Any] = {"repairs": p.repairs, "env_steps": env_steps, "rungs": rungs}
+        if outcome is None:
+            return self.finish(CandidateRecord(p.generation, p.index, "eval_error", "no evaluation found", **common))
         train, evaluation = outcome.train, outcome.evaluation
+        common["train_wall_s"] = train.wall_s
         if train.status != "ok" or evaluation is None:
-            return fail(train.status, train.message, repairs, train.wall_s)
+            return self.finish(CandidateRecord(p.generation, p.index, train.status, short(train.message), **common))
         atomic_write_json(cand / "eval.json", evaluation.to_json())
         if evaluation.status != "ok":
-            return fail("eval_error", evaluation.message, repairs, train.wall_s)
-        self.callbacks.on_candidate_evaluated(CandidateContext(self.context, name, cand, source, train, evaluation))
-        return self._finish(
-            CandidateRecord(
-                generation,
-                index,
-                "ok",
-                checked.message,  # the normalizations applied, if any
-                fitness=evaluation.fitness,
-                fitness_std=evaluation.fitness_std,
-                components=report.components,
-                repairs=repairs,
-                train_wall_s=train.wall_s,
-                env_steps_per_s=train.env_steps_per_s,
-                backend=self.backend,
+            return self.finish(
+                CandidateRecord(p.generation, p.index, "eval_error", short(evaluation.message), **common)
             )
-        )
+        source = (cand / "reward.py").read_text()
+        self.callbacks.on_candidate_evaluated(CandidateContext(self.context, p.name, cand, source, train, evaluation))
+        rec = CandidateRecord(
+            p.generation, p.index, status, message if message is not None else p.note,  # p.note: normalizations
+            fitness=evaluation.fitness, fitness_std=evaluation.fitness_std, components=p.components,
+            env_steps_per_s=train.env_steps_per_s, backend=self.backend, **common,
+        )  # fmt: skip
+        return self.finish(rec)
+
+    def run_candidate(self, generation: int, index: int, response: str, messages: list[Message]) -> CandidateRecord:
+        """One candidate under the full schedule: prepare, train the whole budget, evaluate, record."""
+        p = self.prepare(generation, index, response, messages)
+        if isinstance(p, CandidateRecord):
+            return p
+        self.progress.stage(p.name, "training")  # train in the sandboxed child, then the trusted evaluation
+        outcome = self.executor.run(self.candidate_job(p, self.steps))
+        used = outcome.train.stats.total_steps if outcome.train.stats is not None else self.steps
+        return self.finish_trained(p, outcome, env_steps=used if outcome.train.status == "ok" else None)
 
     # ----- generations ------------------------------------------------------------------------------
     def _load_record(self, generation: int, index: int) -> CandidateRecord | None:
@@ -298,10 +336,20 @@ class Loop:
         completions = self.client.sample(messages, n=k, params=self.params, request_id=f"gen_{generation:03d}/{kind}")
         self._report_usage()
         todo = [i for i in range(k) if i not in done]
-        if self.config.trajectory_check and generation > 0:  # earlier generations only: deterministic on resume
-            self._trajectories = trajectory_store(self.spec, self.store.root, history)
+        if generation > 0 and (self.config.trajectory_check or self._prunes):  # earlier generations: same on resume
+            store = trajectory_store(self.spec, self.store.root, history)
+            self._trajectories = store if self.config.trajectory_check else None
+            self._pruner = (
+                make_pruner(self.config, self.spec, self.store.root, generation, store, history)
+                if self._prunes
+                else None
+            )
         for i in todo:
             self.progress.stage(f"gen_{generation:03d}/cand_{i:02d}", "queued")
+        if self.plan is not None:
+            records = run_halving_generation(self, self.plan, generation, done, [c.text for c in completions], messages)
+            self._after_generation(generation, records)
+            return records
         with ThreadPoolExecutor(max_workers=self.executor.workers, thread_name_prefix="cand") as pool:
             futures = {i: pool.submit(self.run_candidate, generation, i, completions[i].text, messages) for i in todo}
             for i, fut in futures.items():

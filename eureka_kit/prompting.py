@@ -31,6 +31,7 @@ TEMPLATES = (
     "critique",
     "analyzer_summary",
     "human_note",
+    "schedule_notes",
 )
 
 

@@ -22,6 +22,9 @@ from eureka_kit.run.records import CandidateRecord, short
 from eureka_kit.tasks.spec import TaskSpec
 
 PROMPT_FAILURE_CHARS = 400
+PROMPT_STOPPED_FEEDBACK_CHARS = 1200
+NOT_FAILURES = ("ok", "stopped_early", "equivalent")
+"""Statuses that are not failures: stopped early (successive halving) and equivalent programs get notes of their own."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,45 @@ def base_messages(spec: TaskSpec) -> list[Message]:
 def next_messages(
     spec: TaskSpec, run_dir: Path, generation: int, history: list[CandidateRecord], *, ranked: bool
 ) -> list[Message]:
-    """The messages of ``generation``'s request (see the module docstring); ``ranked``: a ranker is on."""
+    """The messages of ``generation``'s request (see the module docstring); ``ranked``: a ranker is on.
+
+    Candidates of the previous generation stopped early by successive halving (with their feedback) and programs
+    found equivalent to earlier ones are noted at the end of the last message.
+    """
+    messages = _next_messages(spec, run_dir, generation, history, ranked=ranked)
+    notes = schedule_notes(run_dir, generation, history)
+    if notes and messages[-1].role == "user":
+        last = messages[-1]
+        messages[-1] = Message(last.role, f"{last.content.rstrip()}\n\n{notes}")
+    return messages
+
+
+def schedule_notes(run_dir: Path, generation: int, history: list[CandidateRecord]) -> str:
+    """The ``schedule_notes`` text for the previous generation's stopped and equivalent candidates ("" if none)."""
+    last = [r for r in history if r.generation == generation - 1]
+    stopped = [
+        {"index": r.index, "message": r.message, "reflection": _feedback(run_dir / r.name / "feedback.md")}
+        for r in last
+        if r.status == "stopped_early"
+    ]
+    equivalent = [{"index": r.index, "message": r.message} for r in last if r.status == "equivalent"]
+    if generation == 0 or not (stopped or equivalent):
+        return ""
+    return render("schedule_notes", stopped=stopped, equivalent=equivalent, generation=generation - 1).strip()
+
+
+def _feedback(path: Path) -> str:
+    if not path.is_file():
+        return ""
+    text = path.read_text().strip()
+    if len(text) <= PROMPT_STOPPED_FEEDBACK_CHARS:
+        return text
+    return text[:PROMPT_STOPPED_FEEDBACK_CHARS].rstrip() + "\n[...]"
+
+
+def _next_messages(
+    spec: TaskSpec, run_dir: Path, generation: int, history: list[CandidateRecord], *, ranked: bool
+) -> list[Message]:
     messages = base_messages(spec)
     if generation == 0:
         return messages
@@ -78,7 +119,7 @@ def next_messages(
     failures = [
         {"index": r.index, "status": r.status, "message": short(r.message, PROMPT_FAILURE_CHARS)}
         for r in last
-        if r.status != "ok"
+        if r.status not in NOT_FAILURES
     ]
     ranking = load_ranking(run_dir, generation - 1) if ranked else None
     if ranking is not None:  # ICPL: the LLM sees the ranking (best and worst programs), not fitness values

@@ -109,6 +109,22 @@ def contexts(spec: TaskSpec) -> dict[str, dict[str, object]]:
             "omitted": 3,
         },
         "human_note": {"notes": [_Note(0, 0.0, "the hopper should land softly"), _Note(1, 1.0, "less flailing")]},
+        "schedule_notes": {
+            "generation": 1,
+            "stopped": [
+                {
+                    "index": 2,
+                    "message": "stopped early at rung 1 of 3 (fitness 0.12 vs kept 0.87, after 2,000 of 18,000 env-steps)",
+                    "reflection": "forward: 0.1 0.2 0.2\nfitness: 0.05 0.12",
+                }
+            ],
+            "equivalent": [
+                {
+                    "index": 3,
+                    "message": "this reward equals candidate gen_000/cand_01 up to scale/shift/shaping",
+                }
+            ],
+        },
         "analyzer_summary": {
             "task": spec,
             "episodes": 5,

@@ -52,7 +52,9 @@ class Transitions:
 
     def __post_init__(self) -> None:
         if self.before.shape != self.after.shape or self.before.ndim != 2:
-            raise ValueError(f"before and after must be (M, F) of one shape; got {self.before.shape}, {self.after.shape}")
+            raise ValueError(
+                f"before and after must be (M, F) of one shape; got {self.before.shape}, {self.after.shape}"
+            )
         if self.done.shape != (self.before.shape[0],):
             raise ValueError(f"done must have shape ({self.before.shape[0]},), got {self.done.shape}")
 
@@ -63,7 +65,9 @@ class Transitions:
 
 def state_features(states: Mapping[str, np.ndarray], exclude: Sequence[str] = ("action",)) -> np.ndarray:
     """One trajectory's state variables ``(T, *shape)`` flattened to ``(T, F)`` in name order, ``exclude`` left out."""
-    cols = [np.asarray(v, dtype=np.float64).reshape(v.shape[0], -1) for k, v in sorted(states.items()) if k not in exclude]
+    cols = [
+        np.asarray(v, dtype=np.float64).reshape(v.shape[0], -1) for k, v in sorted(states.items()) if k not in exclude
+    ]
     if not cols:
         raise ValueError(f"no state variables left after excluding {list(exclude)}")
     return np.concatenate(cols, axis=1)
@@ -86,7 +90,7 @@ def transitions_of(features: Sequence[np.ndarray], terminated: Sequence[bool]) -
 
 
 def rewards_of(per_trajectory: Sequence[np.ndarray]) -> np.ndarray:
-    """Per-step rewards ``(T,)`` of each trajectory -> the rewards of :func:`transitions_of`'s rows (steps ``t >= 1``)."""
+    """Per-step rewards ``(T,)`` of each trajectory -> the rewards of :func:`transitions_of`'s rows (``t >= 1``)."""
     kept = [np.asarray(r, dtype=np.float64)[1:] for r in per_trajectory if len(r) >= 2]
     return np.concatenate(kept)
 
@@ -126,7 +130,7 @@ class Canonicalizer:
 
 
 def canonical_distance(c1: np.ndarray, c2: np.ndarray) -> float:
-    """STARC distance of two canonical forms: ``||c1 - c2|| / 2`` in ``[0, 1]``; the zero reward is 0.5 from any other."""
+    """STARC distance of two canonical forms: ``||c1 - c2|| / 2`` in ``[0, 1]``; the zero reward is 0.5 from others."""
     z1, z2 = not np.any(c1), not np.any(c2)
     if z1 or z2:
         return 0.0 if z1 and z2 else 0.5

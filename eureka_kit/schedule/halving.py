@@ -105,7 +105,7 @@ class RungResult:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> RungResult:
-        status = d.get("status")
+        status: RungStatus = d.get("status")  # type: ignore[assignment]  # checked on the next line
         if status not in get_args(RungStatus):
             raise ValueError(f"unknown rung status {status!r}; valid: {', '.join(get_args(RungStatus))}")
 

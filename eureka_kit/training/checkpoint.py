@@ -94,7 +94,7 @@ def load_state(folder: Path, backend: str) -> tuple[int, dict[str, Any]]:
     try:
         meta = read_bounded_json(folder / STATE_JSON, MAX_STATE_JSON_BYTES)
         tensors = load_file(str(folder / STATE_TENSORS))
-    except Exception as e:  # noqa: BLE001  # any damage is one typed error
+    except Exception as e:  # any damage is one typed error
         raise CheckpointError(f"unreadable checkpoint in {folder}: {type(e).__name__}: {e}") from None
     if meta.get("format") != FORMAT_VERSION or meta.get("backend") != backend:
         raise CheckpointError(

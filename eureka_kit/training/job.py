@@ -98,7 +98,9 @@ class TrainJob:
             if value is not None:
                 path = Path(value)
                 if path.is_absolute() or ".." in path.parts or not path.parts:
-                    raise ValueError(f"{name} must be a folder inside the job's folder (relative, no '..'), got {value}")
+                    raise ValueError(
+                        f"{name} must be a folder inside the job's folder (relative, no '..'), got {value}"
+                    )
                 object.__setattr__(self, name, path)
 
     def to_json(self) -> dict[str, Any]:

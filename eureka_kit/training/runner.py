@@ -48,7 +48,6 @@ from eureka_kit.training.job import (
     read_stats,
 )
 
-
 CHILD_SCRATCH = (".cache", "tmp")
 """Folders a training child leaves in its folder (``HOME`` is the folder) that the next child there must not inherit."""
 
