@@ -114,7 +114,7 @@ def contexts(spec: TaskSpec) -> dict[str, dict[str, object]]:
             "stopped": [
                 {
                     "index": 2,
-                    "message": "stopped early at rung 1 of 3 (fitness 0.12 vs kept 0.87, after 2,000 of 18,000 env-steps)",
+                    "message": "stopped early at rung 1 of 3 (fitness 0.12 vs kept 0.87, after 2,000 of 18,000 steps)",
                     "reflection": "forward: 0.1 0.2 0.2\nfitness: 0.05 0.12",
                 }
             ],
