@@ -189,7 +189,7 @@ class BatchedPPO:
         episodes = EpisodeAccumulator(n, self.spec.fitness)
         start = self.steps  # > 0 when continuing from a checkpoint: new episodes, reset from another seed
         obs = self._normalized(env.reset(self.seed + start).to(self.device), update=True)
-        iterations = max(1, -(-(cfg.total_steps - start) // cfg.batch_size))
+        iterations = max(0 if start else 1, -(-(cfg.total_steps - start) // cfg.batch_size))  # whole rollouts
         self.alg.train_mode()
         for _ in range(iterations):
             with torch.inference_mode():

@@ -168,12 +168,13 @@ class SB3Backend:
         recorder.total_steps = config.total_steps
         recorder.beat(force=True)
         start = time.monotonic()
-        remaining = max(1, config.total_steps - int(model.num_timesteps))
-        model.learn(
-            total_timesteps=remaining,
-            callback=RewardStatsCallback(recorder),
-            reset_num_timesteps=job.resume_from is None,
-        )
+        remaining = config.total_steps - int(model.num_timesteps)  # <= 0: the checkpoint already reached the budget
+        callback = RewardStatsCallback(recorder)
+        if remaining > 0 or job.resume_from is None:
+            model.learn(max(1, remaining), callback=callback, reset_num_timesteps=job.resume_from is None)
+        else:
+            recorder.steps = int(model.num_timesteps)
+            recorder.finish(dict)
         wall = time.monotonic() - start
         if job.checkpoint_to is not None:
             ckpt = out_dir / job.checkpoint_to
