@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
-from eureka_kit.config import LLMKind, RunConfig
+from eureka_kit.config import SCHEDULES, LLMKind, RunConfig
 from eureka_kit.preferences.ranking import RankerKind
-from eureka_kit.schedule.halving import SCHEDULES
 from eureka_kit.tasks.derived import PREFIX as DERIVED_PREFIX
 
 

@@ -9,14 +9,15 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from eureka_kit.preferences.ranking import RankerKind
-from eureka_kit.schedule.halving import SCHEDULES, ScheduleKind, make_plan
 from eureka_kit.tasks.spec import TaskSpec
 
 LLMKind = Literal["openai", "replay"]
 SandboxKind = Literal["strict", "basic"]
+ScheduleKind = Literal["full", "halving"]
+SCHEDULES: tuple[str, ...] = get_args(ScheduleKind)
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,12 @@ class RunConfig:
             raise ValueError("ranker='human' needs videos: the person ranks the policies by watching them")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
-        if self.schedule == "halving":
-            make_plan(self.steps or 10**9, self.rungs, self.reduction_factor, self.grace_steps)  # raises on bad values
+        if self.rungs < 1 or self.reduction_factor < 2:
+            raise ValueError(
+                f"rungs must be >= 1 and reduction_factor >= 2, got {self.rungs} and {self.reduction_factor}"
+            )
+        if self.grace_steps is not None and not 1 <= self.grace_steps <= (self.steps or self.grace_steps):
+            raise ValueError(f"grace_steps must be in [1, steps ({self.steps})], got {self.grace_steps}")
         if not 0.0 <= self.equivalence_threshold <= 1.0:
             raise ValueError(f"equivalence_threshold must be in [0, 1], got {self.equivalence_threshold}")
         if self.llm == "replay" and not self.replay_path:

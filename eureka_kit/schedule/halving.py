@@ -24,9 +24,6 @@ from typing import Any, Literal, get_args
 
 from eureka_kit.files import UntrustedFileError, atomic_write_json, read_bounded_json
 
-ScheduleKind = Literal["full", "halving"]
-SCHEDULES: tuple[str, ...] = get_args(ScheduleKind)
-
 RUNGS_DIR = "rungs"
 MAX_RUNG_FILE_BYTES = 64_000
 
