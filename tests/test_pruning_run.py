@@ -1,11 +1,17 @@
 """Equivalent-reward pruning in a tiny real run: a scaled and shifted copy of a trained program is not trained, its
-record points at the original, and the next prompt says so."""
+record points at the original, and the next prompt says so.
+
+Marked ``expensive`` (three generations with training, analyzer and sandboxed scoring: 66 s measured under load);
+run with ``pytest -m expensive tests/test_pruning_run.py``. The default suite covers the pruner through the
+sandboxed scorer in tests/test_equivalence.py and the prompt note in tests/test_schedule_prompt.py.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from tiny_runs import run_tiny, write_replay
 
 ORIGINAL = """```python
@@ -21,6 +27,7 @@ def compute_reward(x_velocity: torch.Tensor, action: torch.Tensor):
 COPY = ORIGINAL.replace("return x_velocity + ctrl,", "return 5.0 * (x_velocity + ctrl) - 1.0,")
 
 
+@pytest.mark.expensive
 def test_an_equivalent_program_reuses_the_trained_result(tmp_path: Path) -> None:
     replay = write_replay(
         tmp_path / "replay.jsonl",
