@@ -35,7 +35,7 @@ def test_an_equivalent_program_reuses_the_trained_result(tmp_path: Path) -> None
     )
     result = run_tiny(
         tmp_path / "runs", replay, samples=1, generations=3, trajectory_check=False, analyzer=True,
-        eval_episodes=1, workers=1,
+        prune_equivalent=True, eval_episodes=1, workers=1,
     )  # fmt: skip
     run = result.run_dir
     original = json.loads((run / "gen_000/cand_00/candidate.json").read_text())
