@@ -145,7 +145,7 @@ class Loop:
         budget = get_backend(self.backend).budget(self.spec)
         self.steps = config.steps or budget.total_steps
         self.n_envs = config.n_envs or budget.n_envs
-        self.executor: Executor = make_executor(config.executor, config.workers)
+        self.executor: Executor = make_executor(config.executor, config.workers, ray=config.ray_options())
         self.callbacks = CallbackList([*default_callbacks(config, self.ranker), *callbacks])
         self.context = RunContext(config, self.spec, store, client, progress.log, self.steps, self.backend)
 

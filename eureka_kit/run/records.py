@@ -16,6 +16,7 @@ CandidateStatus = Literal[
     "killed",
     "eval_error",
     "trajectory_rejected",
+    "executor_error",
 ]
 STATUSES: tuple[str, ...] = get_args(CandidateStatus)
 
