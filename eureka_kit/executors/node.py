@@ -46,9 +46,7 @@ NodeStatus = Literal["ok", "sandbox_unavailable", "transfer_too_large"]
 
 def secret_names(env: Mapping[str, str]) -> list[str]:
     """Names in ``env`` that look like secrets (``OPENAI_API_KEY``, ``HF_TOKEN``...); Ray's own ``RAY_*`` are not."""
-    return sorted(
-        k for k in env if not k.upper().startswith("RAY_") and any(m in k.upper() for m in SECRET_MARKERS)
-    )
+    return sorted(k for k in env if not k.upper().startswith("RAY_") and any(m in k.upper() for m in SECRET_MARKERS))
 
 
 def scrub_secrets(env: MutableMapping[str, str]) -> list[str]:
@@ -82,6 +80,29 @@ class NodeReport:
     outcome: CandidateOutcome | None = None
     delivery: Delivery | None = None
     secrets_removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeProbe:
+    """A node's answer at start: its sandbox (verified as :func:`eureka_kit.loop.prepare_sandbox` does) and secrets."""
+
+    node: str
+    sandbox_ok: bool
+    message: str
+    secrets: tuple[str, ...]
+    """Secret-looking variable names the worker had in its environment (removed since)."""
+
+
+def probe_node(sandbox: SandboxMode, seccomp: bool) -> bytes:
+    """Verify the sandbox on this node and report secrets in the worker's environment; a pickled :class:`NodeProbe`."""
+    secrets = tuple(scrub_secrets(os.environ))
+    node = node_name()
+    configure_sandbox(sandbox, seccomp=seccomp)
+    try:
+        report = ensure_isolation()
+    except IsolationUnavailable as e:
+        return dumps(NodeProbe(node, False, str(e), secrets))
+    return dumps(NodeProbe(node, True, report.summary().splitlines()[0], secrets))
 
 
 def run_on_node(parcel_bytes: bytes, sandbox: SandboxMode, seccomp: bool, max_bytes: int) -> bytes:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from eureka_kit.executors.base import CandidateJob, CandidateOutcome
-from eureka_kit.executors.node import NodeReport, run_on_node, secret_names
+from eureka_kit.executors.node import NodeProbe, NodeReport, probe_node, run_on_node, secret_names
 from eureka_kit.executors.shipping import (
     DEFAULT_MAX_TRANSFER_MB,
     TransferTooLarge,
@@ -47,7 +47,7 @@ from eureka_kit.executors.shipping import (
     write_back,
 )
 from eureka_kit.sandbox.mode import seccomp_wanted
-from eureka_kit.sandbox.runner import sandbox_mode
+from eureka_kit.sandbox.runner import IsolationUnavailable, sandbox_mode
 from eureka_kit.training.job import TrainStatus
 from eureka_kit.training.runner import TrainResult
 
@@ -57,6 +57,8 @@ INSTALL_HINT = "pip install 'eureka-kit[ray]'"
 
 EVAL_MARGIN_S = 300.0
 """Time a task may take beyond its training's wall limit, per attempt: sandbox check, files, trusted evaluation."""
+PROBE_TIMEOUT_S = 300.0
+"""How long the start-up sandbox check on every node may take (a worker start and the isolation probe)."""
 START_MARGIN_S = 120.0
 """Time for a task to be scheduled and its worker started, once per job."""
 
@@ -104,6 +106,24 @@ def import_ray() -> Any:
     return ray
 
 
+def init_ray(address: str | None, **local: Any) -> None:
+    """Connect to the cluster at ``address``, or (``None``) start a local instance (``local``: ``ray.init`` options).
+
+    The driver's secret variables (:func:`~eureka_kit.executors.node.secret_names`) are hidden from
+    ``os.environ`` while a local instance starts: its processes copy the environment, and keys stay here.
+    """
+    ray = import_ray()
+    kwargs: dict[str, Any] = {"address": address or "local", "log_to_driver": False, "logging_level": logging.WARNING}
+    if address is None:
+        kwargs["include_dashboard"] = False
+        kwargs.update(local)
+    hidden = {name: os.environ.pop(name) for name in secret_names(os.environ)}
+    try:
+        ray.init(**kwargs)
+    finally:
+        os.environ.update(hidden)
+
+
 def task_timeout_s(job: CandidateJob, max_retries: int) -> float:
     """How long the driver waits for a job's task: every attempt's wall limit and margin, plus scheduling."""
     return (max_retries + 1) * (job.limits.wall_s + EVAL_MARGIN_S) + START_MARGIN_S
@@ -132,25 +152,16 @@ class RayExecutor:
         if not self.ray.is_initialized():
             self._init()
         self._check_runtime_env()
-        self._check_resources(log)
         self._sandbox = sandbox_mode()
         self._seccomp = seccomp_wanted()
+        self._probe_nodes(self._fitting_nodes(log), log)
         self._remote = self.ray.remote(run_on_node)
         self._lock = threading.Lock()
         self._in_flight: dict[str, Any] = {}
 
     # ----- set-up ----------------------------------------------------------------------------------------------
     def _init(self) -> None:
-        """Connect to the cluster, or start a local instance that does not inherit the driver's secrets."""
-        address = self.options.address or "local"
-        hidden = {name: os.environ.pop(name) for name in secret_names(os.environ)}
-        try:  # processes a local instance starts copy this environment: keys stay with the driver
-            kwargs: dict[str, Any] = {"address": address, "log_to_driver": False, "logging_level": logging.WARNING}
-            if address == "local":
-                kwargs["include_dashboard"] = False
-            self.ray.init(**kwargs)
-        finally:
-            os.environ.update(hidden)
+        init_ray(self.options.address)
         self._owns = True
 
     def _check_runtime_env(self) -> None:
@@ -162,26 +173,64 @@ class RayExecutor:
                 "from runtime_env (RAY_RUNTIME_ENV / ray.init)"
             )
 
-    def _check_resources(self, warn: Callable[[str], None]) -> None:
-        """Some node must fit one candidate, or every task would wait forever; fewer slots than workers: a warning."""
+    def _fitting_nodes(self, warn: Callable[[str], None]) -> list[str]:
+        """Ids of the live nodes that fit one candidate; none is an error (every task would wait forever)."""
         cpus, gpus = self.options.cpus_per_candidate, self.options.gpus_per_candidate
-        nodes = [n.get("Resources", {}) for n in self.ray.nodes() if n.get("Alive")]
-        slots = 0
-        for r in nodes:
+        nodes = [n for n in self.ray.nodes() if n.get("Alive")]
+        slots: dict[str, int] = {}
+        for n in nodes:
+            r = n.get("Resources", {})
             fit = int(r.get("CPU", 0.0) // cpus)
             if gpus > 0:
                 fit = min(fit, int(r.get("GPU", 0.0) // gpus))
-            slots += fit
-        if slots == 0:
-            have = "; ".join(f"CPU {r.get('CPU', 0):g}, GPU {r.get('GPU', 0):g}" for r in nodes) or "no live node"
+            if fit > 0:
+                slots[n["NodeID"]] = fit
+        if not slots:
+            have = "; ".join(
+                f"CPU {n.get('Resources', {}).get('CPU', 0):g}, GPU {n.get('Resources', {}).get('GPU', 0):g}"
+                for n in nodes
+            )
             raise ExecutorConfigError(
-                f"no node of the Ray cluster fits one candidate ({cpus:g} CPUs, {gpus:g} GPUs); nodes: {have}"
+                f"no node of the Ray cluster fits one candidate ({cpus:g} CPUs, {gpus:g} GPUs); nodes: "
+                f"{have or 'no live node'}"
             )
-        if slots < self.workers:
+        if sum(slots.values()) < self.workers:
             warn(
-                f"ray: the cluster fits {slots} candidates at once ({cpus:g} CPUs, {gpus:g} GPUs each) but workers="
-                f"{self.workers}: the others wait in Ray's queue, and waiting counts against each task's timeout"
+                f"ray: the cluster fits {sum(slots.values())} candidates at once ({cpus:g} CPUs, {gpus:g} GPUs each) "
+                f"but workers={self.workers}: the others wait in Ray's queue, and waiting counts against each task's "
+                "timeout"
             )
+        return list(slots)
+
+    def _probe_nodes(self, node_ids: list[str], warn: Callable[[str], None]) -> None:
+        """Verify the sandbox on every node that fits a candidate, before any work; secrets found there: a warning."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        probe = self.ray.remote(probe_node)
+        refs = [
+            probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False)).remote(
+                self._sandbox, self._seccomp
+            )
+            for node_id in node_ids
+        ]
+        try:
+            probes: list[NodeProbe] = [loads(b) for b in self.ray.get(refs, timeout=PROBE_TIMEOUT_S)]
+        except self.ray.exceptions.GetTimeoutError:
+            for ref in refs:
+                self.ray.cancel(ref, force=True)
+            raise ExecutorConfigError(
+                f"the Ray nodes did not answer the sandbox check within {PROBE_TIMEOUT_S:.0f} s"
+            ) from None
+        bad = [p for p in probes if not p.sandbox_ok]
+        if bad:
+            raise IsolationUnavailable(
+                "; ".join(f"node {p.node}: {p.message}" for p in bad)
+                + f" ({self._sandbox} sandbox; bubblewrap is needed on every node, docs/ray.md)"
+            )
+        for p in probes:
+            if p.secrets:
+                warn(f"ray: node {p.node} had {', '.join(p.secrets)} in its environment; tasks remove them")
+        self.nodes: tuple[NodeProbe, ...] = tuple(probes)
 
     # ----- jobs -------------------------------------------------------------------------------------------------
     def run(self, job: CandidateJob) -> CandidateOutcome:

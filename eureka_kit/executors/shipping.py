@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import cloudpickle
 
@@ -105,7 +105,9 @@ def _reduce_mapping_proxy(m: MappingProxyType[str, Any]) -> tuple[Callable[..., 
 class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
     """cloudpickle (for task specs built at run time) that also pickles ``MappingProxyType`` (frozen records)."""
 
-    dispatch_table = ChainMap({MappingProxyType: _reduce_mapping_proxy}, cloudpickle.Pickler.dispatch_table)
+    dispatch_table: ClassVar[ChainMap[Any, Any]] = ChainMap(
+        {MappingProxyType: _reduce_mapping_proxy}, cloudpickle.Pickler.dispatch_table
+    )
 
 
 def dumps(obj: Any) -> bytes:
