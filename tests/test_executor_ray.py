@@ -183,3 +183,99 @@ def test_a_cuda_run_needs_gpus_per_candidate(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="gpus-per-candidate"):
         RunConfig(**common, backend="gpu")
     assert RunConfig(**common, backend="gpu", gpus_per_candidate=1).ray_options().gpus_per_candidate == 1
+
+
+def _ray_tasks(title: str) -> list[psutil.Process]:
+    return [
+        p
+        for p in psutil.process_iter(["pid", "cmdline"])
+        if " ".join(p.info["cmdline"] or []).startswith(f"ray::eureka-kit {title}")
+    ]
+
+
+def _orphan_agents() -> list[psutil.Process]:
+    titles = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")
+    return [
+        p
+        for p in psutil.process_iter(["pid", "ppid", "cmdline"])
+        if p.info["ppid"] == 1 and " ".join(p.info["cmdline"] or []).startswith(titles)
+    ]
+
+
+@pytest.mark.expensive
+def test_a_lost_worker_is_retried(ray_instance: Any, tmp_path: Path) -> None:
+    """With ray_retries=1, the worker of cand_01 killed once mid-training: Ray runs the task again and it ends ok."""
+    replay = write_replay(tmp_path / "replay.jsonl", [("initial", GOOD)])
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def kill_once() -> None:
+        deadline = time.monotonic() + 120
+        while not stop.is_set() and time.monotonic() < deadline:
+            for proc in _ray_tasks("gen_000/cand_01"):
+                if proc.children():
+                    os.kill(proc.pid, signal.SIGKILL)
+                    killed.append(proc.pid)
+                    return
+            time.sleep(0.2)
+
+    threading.Thread(target=kill_once, daemon=True).start()
+    try:
+        result = run_tiny(
+            tmp_path / "runs", replay, generations=1, samples=2, executor="ray", ray_retries=1, analyzer=False
+        )
+    finally:
+        stop.set()
+    assert len(killed) == 1
+    recs = [json.loads((result.run_dir / f"gen_000/cand_{i:02d}/candidate.json").read_text()) for i in range(2)]
+    assert [r["status"] for r in recs] == ["ok", "ok"], recs
+
+
+DRIVER = """
+import sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from tiny_runs import run_tiny
+run_tiny(Path({runs!r}), Path({replay!r}), generations=1, samples=2, workers=1, executor="ray", analyzer=False)
+"""
+
+
+@pytest.mark.expensive
+def test_resume_after_the_driver_dies(ray_instance: Any, tmp_path: Path) -> None:
+    """The driver (its own local Ray instance) is SIGKILLed while cand_01 trains: its task dies with it, and
+    ``resume`` (here on this module's instance) keeps cand_00 as it was and runs cand_01 again."""
+    import subprocess
+
+    from eureka_kit.loop import resume_run
+    from eureka_kit.run.progress import Progress
+
+    replay = write_replay(tmp_path / "replay.jsonl", [("initial", GOOD)])
+    runs = tmp_path / "runs"
+    agents_before = {p.pid for p in _orphan_agents()}
+    code = DRIVER.format(tests=str(Path(__file__).parent), runs=str(runs), replay=str(replay))
+    driver = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not any(p.children() for p in _ray_tasks("gen_000/cand_01")):
+            assert driver.poll() is None and time.monotonic() < deadline, "cand_01 never started training"
+            time.sleep(0.2)
+    finally:
+        driver.kill()
+        driver.wait()
+    run_dir = next(runs.iterdir())
+    first = run_dir / "gen_000/cand_00/candidate.json"
+    kept = first.stat().st_mtime_ns
+    assert not (run_dir / "gen_000/cand_01/candidate.json").exists()
+    deadline = time.monotonic() + 60
+    while _ray_tasks("gen_000/cand_01"):  # the dead driver's task does not go on training
+        assert time.monotonic() < deadline, "the dead driver's Ray task is still running"
+        time.sleep(0.5)
+
+    result = resume_run(run_dir, progress=Progress("HalfCheetah-Run-v1", 1, live=False))
+    recs = [json.loads((run_dir / f"gen_000/cand_{i:02d}/candidate.json").read_text()) for i in range(2)]
+    assert [r["status"] for r in recs] == ["ok", "ok"], recs
+    assert first.stat().st_mtime_ns == kept  # the finished candidate was not run again
+    assert result.summary["status_counts"] == {"ok": 2}
+    for proc in _orphan_agents():  # a SIGKILLed driver's local instance leaves its two agents behind (Ray's own)
+        if proc.pid not in agents_before:
+            proc.kill()
