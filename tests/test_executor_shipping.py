@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from eureka_kit.executors import CandidateJob
-from eureka_kit.executors.node import scrub_secrets, secret_names
+from eureka_kit.executors.node import assigned_device, scrub_secrets, secret_names
 from eureka_kit.executors.shipping import (
     SHIPPED_DIR,
     Delivery,
@@ -149,3 +149,11 @@ def test_secret_variables_are_found_and_removed() -> None:
     assert secret_names(env) == ["AWS_SECRET_ACCESS_KEY", "HF_TOKEN", "OPENAI_API_KEY"]
     assert scrub_secrets(env) == ["AWS_SECRET_ACCESS_KEY", "HF_TOKEN", "OPENAI_API_KEY"]
     assert env == {"PATH": "/bin", "RAY_AUTH_TOKEN": "r"}  # Ray's own token stays: the worker needs it
+
+
+def test_a_cuda_job_trains_on_the_gpu_ray_assigned() -> None:
+    assert assigned_device("cuda", ["2"]) == "cuda:2"  # the child sees every GPU of the node: not always GPU 0
+    assert assigned_device("cuda:0", ["3", "4"]) == "cuda:3"
+    assert assigned_device("cpu", ["1"]) == "cpu"
+    assert assigned_device("cuda", []) == "cuda"  # no assignment (not in a Ray task): unchanged
+    assert assigned_device("cuda", ["GPU-5d1c"]) == "cuda"  # a UUID is no torch index

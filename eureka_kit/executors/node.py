@@ -9,7 +9,8 @@ and imports no Ray itself. On the node it
 2. selects the driver's sandbox mode and verifies it the way
    :func:`eureka_kit.loop.prepare_sandbox` does on the driver (once per worker
    process); when it is unavailable the report says so, typed, naming the node;
-3. unpacks the job's files into a fresh temporary folder, runs
+3. unpacks the job's files into a fresh temporary folder, moves a CUDA job to the GPU Ray assigned
+   (:func:`assigned_device`), runs
    :func:`~eureka_kit.executors.base.run_candidate_job` there (sandboxed training,
    then the trusted evaluator), and returns the new or changed files
    (:mod:`eureka_kit.executors.shipping`); the folder is removed afterwards.
@@ -17,6 +18,7 @@ and imports no Ray itself. On the node it
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import tempfile
@@ -66,6 +68,27 @@ def node_name() -> str:
         return f"{host} ({ray.util.get_node_ip_address()})"
     except Exception:  # outside a Ray worker: the host name is enough
         return host
+
+
+def _ray_gpu_ids() -> list[str]:
+    try:
+        import ray
+
+        return [str(i) for i in ray.get_gpu_ids()]
+    except Exception:  # outside a Ray worker: no assignment
+        return []
+
+
+def assigned_device(device: str, gpu_ids: list[str]) -> str:
+    """The torch device of a CUDA job on the GPU Ray assigned to its task.
+
+    The sandboxed child's environment is built from scratch (no ``CUDA_VISIBLE_DEVICES``), so it sees every GPU
+    of the node: ``cuda`` would be GPU 0 for every task. The first assigned id (a CUDA index, shared by tasks
+    with fractional GPUs) becomes ``cuda:<id>``. CPU jobs, and ids that are not indices (UUIDs), are left as they are.
+    """
+    if not device.startswith("cuda") or not gpu_ids or not gpu_ids[0].isdigit():
+        return device
+    return f"cuda:{gpu_ids[0]}"
 
 
 @dataclass(frozen=True)
@@ -120,6 +143,9 @@ def run_on_node(parcel_bytes: bytes, sandbox: SandboxMode, seccomp: bool, max_by
         dest = Path(tmp) / "cand"
         dest.mkdir()
         job = unpack(parcel, dest)
+        device = assigned_device(job.train.device, _ray_gpu_ids())
+        if device != job.train.device:
+            job = dataclasses.replace(job, train=dataclasses.replace(job.train, device=device))
         outcome = run_candidate_job(job)
         try:
             delivery = collect_outputs(dest, digests(parcel.files), max_bytes)

@@ -120,6 +120,11 @@ def init_ray(address: str | None, **local: Any) -> None:
     hidden = {name: os.environ.pop(name) for name in secret_names(os.environ)}
     try:
         ray.init(**kwargs)
+    except ConnectionError as e:
+        raise ExecutorConfigError(
+            f"cannot reach the Ray cluster at {address!r}: {e}; start one with `ray start --head` (docs/ray.md), or "
+            "leave --ray-address out to start a local Ray instance"
+        ) from None
     finally:
         os.environ.update(hidden)
 
@@ -158,6 +163,7 @@ class RayExecutor:
         self._remote = self.ray.remote(run_on_node)
         self._lock = threading.Lock()
         self._in_flight: dict[str, Any] = {}
+        self._slots = threading.BoundedSemaphore(workers)
 
     # ----- set-up ----------------------------------------------------------------------------------------------
     def _init(self) -> None:
@@ -234,7 +240,14 @@ class RayExecutor:
 
     # ----- jobs -------------------------------------------------------------------------------------------------
     def run(self, job: CandidateJob) -> CandidateOutcome:
-        """Ship ``job`` to a node, wait for it (bounded), write its files back; failures end typed."""
+        """Ship ``job`` to a node, wait for it (bounded), write its files back; failures end typed.
+
+        At most ``workers`` jobs are in Ray at once (as with the local executor); the rest wait here.
+        """
+        with self._slots:
+            return self._run(job)
+
+    def _run(self, job: CandidateJob) -> CandidateOutcome:
         if job.train.device.startswith("cuda") and self.options.gpus_per_candidate <= 0:
             raise ExecutorConfigError(
                 f"job {_job_name(job)} trains on {job.train.device} but --gpus-per-candidate is 0: Ray would hide "
