@@ -28,7 +28,14 @@ from tiny_runs import run_tiny, write_replay
 
 from eureka_kit.config import RunConfig
 from eureka_kit.executors import CandidateJob, LocalExecutor, make_executor
-from eureka_kit.executors.ray import INSTALL_HINT, RayExecutor, RayOptions, RayUnavailable, init_ray
+from eureka_kit.executors.ray import (
+    INSTALL_HINT,
+    ExecutorConfigError,
+    RayExecutor,
+    RayOptions,
+    RayUnavailable,
+    init_ray,
+)
 from eureka_kit.sandbox.runner import Limits
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.training.job import TrainJob
@@ -176,6 +183,26 @@ def test_without_ray_the_error_says_how_to_install_it(monkeypatch: pytest.Monkey
     assert INSTALL_HINT == "pip install 'eureka-kit[ray]'"
     with pytest.raises(ValueError, match="Valid: local, ray"):
         make_executor("rey", 2)
+
+
+class _StubRay:
+    """Just enough of the ``ray`` module for the executor's runtime-env check."""
+
+    def __init__(self, env_vars: dict[str, str]) -> None:
+        self.env_vars = env_vars
+
+    def get_runtime_context(self) -> Any:
+        runtime_env = {"env_vars": self.env_vars}
+        return type("Context", (), {"runtime_env": runtime_env})()
+
+
+def test_a_runtime_env_carrying_a_key_is_refused() -> None:
+    executor = RayExecutor.__new__(RayExecutor)  # only the check, without a Ray instance
+    executor.ray = _StubRay({"OPENAI_API_KEY": "canary-x", "OMP_NUM_THREADS": "1"})
+    with pytest.raises(ExecutorConfigError, match="runtime_env sets OPENAI_API_KEY"):
+        executor._check_runtime_env()
+    executor.ray = _StubRay({"OMP_NUM_THREADS": "1"})
+    executor._check_runtime_env()  # no secret: accepted
 
 
 def test_a_cuda_run_needs_gpus_per_candidate(tmp_path: Path) -> None:

@@ -154,15 +154,21 @@ class RayExecutor:
         self.options = options or RayOptions()
         self.ray = import_ray()
         self._owns = False
-        if not self.ray.is_initialized():
-            self._init()
-        self._check_runtime_env()
-        self._sandbox = sandbox_mode()
-        self._seccomp = seccomp_wanted()
-        self._probe_nodes(self._fitting_nodes(log), log)
-        self._remote = self.ray.remote(run_on_node)
         self._lock = threading.Lock()
         self._in_flight: dict[str, Any] = {}
+        self.nodes: tuple[NodeProbe, ...] = ()
+        """What each node fitting a candidate answered at start (its name, sandbox, secrets found)."""
+        if not self.ray.is_initialized():
+            self._init()
+        self._sandbox = sandbox_mode()
+        self._seccomp = seccomp_wanted()
+        try:
+            self._check_runtime_env()
+            self._probe_nodes(self._fitting_nodes(log), log)
+        except BaseException:
+            self.close()  # a local instance started here goes again
+            raise
+        self._remote = self.ray.remote(run_on_node)
         self._slots = threading.BoundedSemaphore(workers)
 
     # ----- set-up ----------------------------------------------------------------------------------------------
@@ -236,7 +242,7 @@ class RayExecutor:
         for p in probes:
             if p.secrets:
                 warn(f"ray: node {p.node} had {', '.join(p.secrets)} in its environment; tasks remove them")
-        self.nodes: tuple[NodeProbe, ...] = tuple(probes)
+        self.nodes = tuple(probes)
 
     # ----- jobs -------------------------------------------------------------------------------------------------
     def run(self, job: CandidateJob) -> CandidateOutcome:
