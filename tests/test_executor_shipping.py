@@ -157,3 +157,19 @@ def test_a_cuda_job_trains_on_the_gpu_ray_assigned() -> None:
     assert assigned_device("cpu", ["1"]) == "cpu"
     assert assigned_device("cuda", []) == "cuda"  # no assignment (not in a Ray task): unchanged
     assert assigned_device("cuda", ["GPU-5d1c"]) == "cuda"  # a UUID is no torch index
+
+
+def test_a_node_without_the_sandbox_says_so_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eureka_kit.executors import node
+    from eureka_kit.sandbox.runner import IsolationUnavailable
+
+    def unavailable() -> None:
+        raise IsolationUnavailable("bubblewrap (bwrap) is not installed")
+
+    monkeypatch.setattr(node, "ensure_isolation", unavailable)
+    monkeypatch.setattr(node, "configure_sandbox", lambda *a, **k: None)  # this process's sandbox mode stays
+    monkeypatch.setattr(node, "scrub_secrets", lambda env: ["OPENAI_API_KEY"])  # this process's env stays as it is
+    report = loads(node.run_on_node(dumps(pack(_job(tmp_path), 2**20)), "strict", True, 2**20))
+    assert report.status == "sandbox_unavailable" and report.outcome is None
+    assert f"on node {node.node_name()}" in report.message and "bwrap" in report.message
+    assert report.secrets_removed == ("OPENAI_API_KEY",)
