@@ -59,6 +59,8 @@ EVAL_MARGIN_S = 300.0
 """Time a task may take beyond its training's wall limit, per attempt: sandbox check, files, trusted evaluation."""
 PROBE_TIMEOUT_S = 300.0
 """How long the start-up sandbox check on every node may take (a worker start and the isolation probe)."""
+STATE_TIMEOUT_S = 5
+"""How long to ask Ray's state API where a failed task ran."""
 START_MARGIN_S = 120.0
 """Time for a task to be scheduled and its worker started, once per job."""
 
@@ -156,6 +158,7 @@ class RayExecutor:
         self._owns = False
         self._lock = threading.Lock()
         self._in_flight: dict[str, Any] = {}
+        self._node_names: dict[str, str] = {}
         self.nodes: tuple[NodeProbe, ...] = ()
         """What each node fitting a candidate answered at start (its name, sandbox, secrets found)."""
         if not self.ray.is_initialized():
@@ -233,6 +236,7 @@ class RayExecutor:
             raise ExecutorConfigError(
                 f"the Ray nodes did not answer the sandbox check within {PROBE_TIMEOUT_S:.0f} s"
             ) from None
+        self._node_names = {node_id: p.node for node_id, p in zip(node_ids, probes, strict=True)}
         bad = [p for p in probes if not p.sandbox_ok]
         if bad:
             raise IsolationUnavailable(
@@ -295,21 +299,42 @@ class RayExecutor:
         """The task's bytes, or a typed outcome for a task that was lost, killed, cancelled or timed out."""
         exc = self.ray.exceptions
         timeout = task_timeout_s(job, self.options.max_retries)
-        where = f"Ray task {task} ({name})"
         retried = f" after {self.options.max_retries} retries" if self.options.max_retries else ""
         try:
             return self.ray.get(ref, timeout=timeout)  # type: ignore[no-any-return]
         except exc.GetTimeoutError:
             self.ray.cancel(ref, force=True)
+            where = f"Ray task {task} ({name}{self._where(task)})"
             return _failed(job, "timeout", f"{where} did not return within {timeout:.0f} s and was cancelled")
         except exc.TaskCancelledError:
-            return _failed(job, "killed", f"{where} was cancelled")
+            return _failed(job, "killed", f"Ray task {task} ({name}{self._where(task)}) was cancelled")
         except exc.OutOfMemoryError as e:
+            where = f"Ray task {task} ({name}{self._where(task)})"
             return _failed(job, "out_of_memory", f"{where}: Ray's memory monitor killed it{retried}: {_first(e)}")
         except exc.WorkerCrashedError as e:
+            where = f"Ray task {task} ({name}{self._where(task)})"
             return _failed(job, "killed", f"{where}: its worker process died{retried}: {_first(e)}")
         except exc.RayError as e:  # node died, object lost, an exception in the task, ...
+            where = f"Ray task {task} ({name}{self._where(task)})"
             return _failed(job, "executor_error", f"{where} failed{retried}: {type(e).__name__}: {_first(e)}")
+
+    def _where(self, task: str) -> str:
+        """``, node <name>`` of a task's last attempt, from Ray's state API (a cluster with its dashboard), else
+        the only node that fits a candidate; empty when neither says."""
+        node_id = None
+        try:
+            from ray.util.state import get_task
+
+            found: Any = get_task(task, timeout=STATE_TIMEOUT_S)  # one attempt or a list of them, by version
+            attempts: list[Any] = found if isinstance(found, list) else [found]
+            node_id = next((a.node_id for a in reversed(attempts) if a is not None and a.node_id), None)
+        except Exception:  # no dashboard (a local instance started here), or the state API failed: fall back
+            pass
+        if node_id is not None:
+            return f", node {self._node_names.get(node_id, node_id)}"
+        if len(self._node_names) == 1:
+            return f", node {next(iter(self._node_names.values()))}"
+        return ""
 
     def running(self) -> dict[str, Any]:
         """The object refs of the tasks in flight, by candidate name (``gen_000/cand_01``)."""
