@@ -133,8 +133,10 @@ class RunConfig:
             )
         if self.ranker == "human" and not self.videos:
             raise ValueError("ranker='human' needs videos: the person ranks the policies by watching them")
-        if self.executor == "ray" and self.gpus_per_candidate <= 0 and (
-            self.device.startswith("cuda") or self.backend == "gpu"
+        if (
+            self.executor == "ray"
+            and self.gpus_per_candidate <= 0
+            and (self.device.startswith("cuda") or self.backend == "gpu")
         ):
             raise ValueError(
                 "executor ray with a CUDA device needs --gpus-per-candidate > 0 (Ray hides GPUs from tasks without)"
