@@ -9,10 +9,13 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from eureka_kit.preferences.ranking import RankerKind
 from eureka_kit.tasks.spec import TaskSpec
+
+if TYPE_CHECKING:
+    from eureka_kit.executors.ray import RayOptions
 
 LLMKind = Literal["openai", "replay"]
 SandboxKind = Literal["strict", "basic"]
@@ -60,7 +63,25 @@ class RunConfig:
             "help": "torch device of training: auto (cuda where the backend can use it, else cpu), cpu, cuda, cuda:1"
         },
     )
-    executor: str = field(default="local", metadata={"help": "where candidate jobs run: local"})
+    executor: str = field(
+        default="local", metadata={"help": "where candidate jobs run: local, ray (pip install 'eureka-kit[ray]')"}
+    )
+    ray_address: str | None = field(
+        default=None,
+        metadata={"help": "executor ray: auto or ray://host:10001 joins a cluster (default: a local Ray instance)"},
+    )
+    cpus_per_candidate: float = field(
+        default=1.0, metadata={"help": "executor ray: CPUs reserved per candidate (the batched engine's threads)"}
+    )
+    gpus_per_candidate: float = field(
+        default=0.0, metadata={"help": "executor ray: GPUs reserved per candidate (> 0 for a CUDA device)"}
+    )
+    ray_retries: int = field(
+        default=1, metadata={"help": "executor ray: reruns of a candidate's task after its worker or node is lost"}
+    )
+    max_transfer_mb: int = field(
+        default=512, metadata={"help": "executor ray: bound of a candidate's files shipped each way, MiB"}
+    )
     schedule: ScheduleKind = field(
         default="full",
         metadata={
@@ -147,6 +168,14 @@ class RunConfig:
             raise ValueError(f"grace_steps must be in [1, steps ({self.steps})], got {self.grace_steps}")
         if not 0.0 <= self.equivalence_threshold <= 1.0:
             raise ValueError(f"equivalence_threshold must be in [0, 1], got {self.equivalence_threshold}")
+        if (
+            self.executor == "ray"
+            and self.gpus_per_candidate <= 0
+            and (self.device.startswith("cuda") or self.backend == "gpu")
+        ):
+            raise ValueError(
+                "executor ray with a CUDA device needs --gpus-per-candidate > 0 (Ray hides GPUs from tasks without)"
+            )
         if self.llm == "replay" and not self.replay_path:
             raise ValueError("llm='replay' needs replay_path (a JSONL file of answers to replay)")
 
@@ -179,6 +208,18 @@ class RunConfig:
     def from_json(cls, data: dict[str, Any]) -> RunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+    def ray_options(self) -> RayOptions:
+        """The Ray executor's options (read only with ``executor="ray"``; Ray itself is not imported here)."""
+        from eureka_kit.executors.ray import RayOptions
+
+        return RayOptions(
+            address=self.ray_address,
+            cpus_per_candidate=self.cpus_per_candidate,
+            gpus_per_candidate=self.gpus_per_candidate,
+            max_retries=self.ray_retries,
+            max_transfer_mb=self.max_transfer_mb,
+        )
 
     def resolved_replay_path(self) -> Path | None:
         return Path(self.replay_path) if self.replay_path else None

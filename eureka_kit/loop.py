@@ -151,7 +151,7 @@ class Loop:
         self.steps = config.steps or budget.total_steps
         self.plan = halving_plan(config, self.backend, self.steps)
         self.n_envs = config.n_envs or budget.n_envs
-        self.executor: Executor = make_executor(config.executor, config.workers)
+        self.executor: Executor = make_executor(config.executor, config.workers, ray=config.ray_options())
         self.callbacks = CallbackList([*default_callbacks(config, self.ranker), *callbacks])
         self.context = RunContext(config, self.spec, store, client, progress.log, self.steps, self.backend)
 

@@ -18,6 +18,7 @@ CandidateStatus = Literal[
     "trajectory_rejected",
     "stopped_early",
     "equivalent",
+    "executor_error",
 ]
 STATUSES: tuple[str, ...] = get_args(CandidateStatus)
 

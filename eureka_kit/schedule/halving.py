@@ -27,7 +27,7 @@ from eureka_kit.files import UntrustedFileError, atomic_write_json, read_bounded
 RUNGS_DIR = "rungs"
 MAX_RUNG_FILE_BYTES = 64_000
 
-RungStatus = Literal["ok", "train_error", "timeout", "out_of_memory", "killed", "eval_error"]
+RungStatus = Literal["ok", "train_error", "timeout", "out_of_memory", "killed", "executor_error", "eval_error"]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ __all__ = ["ERROR_FILE", "ErrorKind"]
 RewardKind = Literal["program", "baseline", "sparse"]
 """``program``: the LLM's reward.py; ``baseline``: the env's own reward; ``sparse``: the task's fitness step value."""
 
-TrainStatus = Literal["ok", "train_error", "timeout", "out_of_memory", "killed"]
+TrainStatus = Literal["ok", "train_error", "timeout", "out_of_memory", "killed", "executor_error"]
+"""``executor_error``: the executor could not run the job (a cluster task lost after its retries, files over the
+transfer bound, no sandbox on the node); the message names the task and node."""
 
 
 POLICY_FILE = "policy.safetensors"
