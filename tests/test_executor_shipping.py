@@ -35,12 +35,12 @@ from eureka_kit.training.job import TrainJob
 
 @dataclass(frozen=True)
 class ResumingJob(TrainJob):
-    """A training job with a field the executor does not know (as successive halving's rung jobs add)."""
+    """A training job with a path field the executor does not know (TrainJob.resume_from is relative to out_dir)."""
 
-    resume_from: Path | None = None
+    warm_start: Path | None = None
 
 
-def _job(tmp_path: Path, resume_from: Path | None = None) -> CandidateJob:
+def _job(tmp_path: Path, warm_start: Path | None = None) -> CandidateJob:
     cand = tmp_path / "run" / "gen_000" / "cand_01"
     cand.mkdir(parents=True)
     (cand / "reward.py").write_text("def compute_reward(x_velocity): ...\n")
@@ -50,7 +50,7 @@ def _job(tmp_path: Path, resume_from: Path | None = None) -> CandidateJob:
     return CandidateJob(
         spec=get_task("HalfCheetah-Run-v1"),
         train=ResumingJob(
-            task_id="HalfCheetah-Run-v1", reward_path=cand / "reward.py", total_steps=64, resume_from=resume_from
+            task_id="HalfCheetah-Run-v1", reward_path=cand / "reward.py", total_steps=64, warm_start=warm_start
         ),
         out_dir=cand,
         limits=Limits(wall_s=30.0),
@@ -64,7 +64,7 @@ def test_job_and_files_arrive_with_paths_rewritten(tmp_path: Path) -> None:
     checkpoint = tmp_path / "elsewhere" / "ckpt.pt"  # outside the candidate folder: shipped under _shipped/
     checkpoint.parent.mkdir()
     checkpoint.write_bytes(b"\x00weights\xff" * 100)
-    job = _job(tmp_path, resume_from=checkpoint)
+    job = _job(tmp_path, warm_start=checkpoint)
     parcel = loads(dumps(pack(job, 2**20)))  # through bytes, as it travels
     assert sorted(f.rel for f in parcel.files) == [
         f"{SHIPPED_DIR}/0/ckpt.pt",
@@ -77,8 +77,8 @@ def test_job_and_files_arrive_with_paths_rewritten(tmp_path: Path) -> None:
     shipped = unpack(parcel, node)
     assert shipped.out_dir == node and shipped.rollouts_path == node / "rollouts.npz"
     assert shipped.train.reward_path == node / "reward.py"
-    assert isinstance(shipped.train, ResumingJob) and shipped.train.resume_from is not None
-    assert shipped.train.resume_from.read_bytes() == checkpoint.read_bytes()
+    assert isinstance(shipped.train, ResumingJob) and shipped.train.warm_start is not None
+    assert shipped.train.warm_start.read_bytes() == checkpoint.read_bytes()
     assert (node / "sub" / "note.txt").read_text() == "nested"
     assert dict(shipped.train.hyperparams) == dict(job.train.hyperparams)  # read-only mappings pickle too
     assert shipped.spec.id == job.spec.id and shipped.spec.fitness.name == job.spec.fitness.name
