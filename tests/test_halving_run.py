@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from tiny_runs import run_tiny, write_replay
 
 from eureka_kit.loop import resume_run
@@ -72,3 +73,25 @@ def test_halving_run_continues_kept_candidates_and_notes_the_stopped_one(tmp_pat
     assert [a["fitness"] for a in again] == [r["fitness"] for r in recs]
     assert {i: (run / f"gen_000/cand_{i:02d}/train.log").stat().st_mtime_ns for i in logs} == logs
     assert resumed.summary["fitness_per_generation"][0]["env_steps"] == gen0["env_steps"]
+
+
+@pytest.mark.expensive
+def test_halving_runs_through_the_ray_executor(tmp_path: Path) -> None:
+    """Rung jobs are plain data: the Ray executor ships each one (checkpoint included) and the kept one continues.
+
+    ``expensive`` (a local Ray instance; 40 s measured under load): ``pytest -m expensive tests/test_halving_run.py``.
+    """
+    pytest.importorskip("ray")
+    replay = write_replay(tmp_path / "replay.jsonl", [("initial", _answer(b)) for b in PROGRAMS])
+    result = run_tiny(
+        tmp_path / "runs", replay, samples=2, generations=1, schedule="halving", rungs=2, reduction_factor=2,
+        trajectory_check=False, analyzer=False, executor="ray",
+    )  # fmt: skip
+    recs = [json.loads((result.run_dir / f"gen_000/cand_{i:02d}/candidate.json").read_text()) for i in range(2)]
+    assert sorted(r["status"] for r in recs) == ["ok", "stopped_early"]
+    kept = next(r for r in recs if r["status"] == "ok")
+    folder = result.run_dir / f"gen_000/cand_{kept['index']:02d}"
+    first = read_rung(folder, 0)
+    stats = json.loads((folder / "stats.json").read_text())
+    assert first is not None and stats["total_steps"] == kept["env_steps"] > first.env_steps
+    assert min(s["step"] for s in stats["samples"]) <= first.env_steps  # rung 0's samples came back with the checkpoint
