@@ -100,7 +100,7 @@ def test_pruner_detects_variants_through_the_sandboxed_scorer(tmp_path: Path) ->
 
     trajectories = [collect_trajectory(spec, act, seed=s, max_steps=150) for s in (0, 1)]
     earlier = CandidateRecord(0, 1, "ok", "", fitness=1.25, fitness_std=0.1)
-    pruner = EquivalencePruner(spec, trajectories, [(earlier, BASE)], tmp_path / "earlier", threshold=0.03)
+    pruner = EquivalencePruner(spec, trajectories, [(earlier, BASE)], tmp_path / "earlier", threshold=0.002)
     verdicts = {
         name: pruner.match(source, tmp_path / name) for name, source in (("shaped", SHAPED), ("different", DIFFERENT))
     }
