@@ -132,12 +132,20 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Build the run config: explicit flags win; the LLM defaults to openai when a key or URL is set."""
     env, task_file = getattr(args, "env", None), getattr(args, "task_file", None)
-    if sum(x is not None for x in (args.task, env, task_file)) != 1:
+    mjcf = getattr(args, "mjcf", None)
+    if sum(x is not None for x in (args.task, env, task_file, mjcf)) != 1:
         raise ValueError(
-            "name one task: a registered task id (see `eureka-kit tasks`), --env ENV_ID (a gymnasium MuJoCo env) "
-            "or --task-file FILE"
+            "name one task: a registered task id (see `eureka-kit tasks`), --env ENV_ID (a gymnasium MuJoCo env), "
+            "--mjcf FILE (a bare MuJoCo model) or --task-file FILE"
         )
     values: dict[str, Any] = {"task": args.task if env is None else f"{DERIVED_PREFIX}{env}"}
+    episode = {k: v for k in ("episode_steps", "frame_skip") if (v := getattr(args, k, None)) is not None}
+    if episode and mjcf is None:
+        raise ValueError("--episode-steps and --frame-skip set up a --mjcf model; other tasks have their own")
+    if mjcf is not None:
+        from eureka_kit.tasks.mjcf import mjcf_task_id
+
+        values["task"] = mjcf_task_id(Path(mjcf), **episode)
     if task_file is not None:
         from eureka_kit.task_file import load_task_file
 
@@ -357,6 +365,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="instead of a task: a task file (TOML: env or task, goal, fitness, [train]); see docs/fitness.md",
     )
+    p.add_argument(
+        "--mjcf",
+        default=None,
+        metavar="FILE",
+        help="instead of a task: a bare MuJoCo model (MJCF .xml): action = its actuators, observation = qpos/qvel, "
+        "state derived from the model; give --goal and --fitness or --human (docs/open_tasks.md)",
+    )
+    p.add_argument("--episode-steps", type=int, default=None, help="with --mjcf: env steps per episode (default 1000)")
+    p.add_argument("--frame-skip", type=int, default=None, help="with --mjcf: physics steps per env step (default 5)")
     p.add_argument("--runs-dir", default="runs", help="where run folders are created")
     p.add_argument("--human", action="store_true", help="a person ranks each generation on a local page (ICPL)")
     _add_config_args(p)

@@ -56,6 +56,7 @@ from eureka_kit.sandbox.runner import Limits, configure_sandbox, default_mode, e
 from eureka_kit.sandbox.verify import BASIC_MODE_WARNING
 from eureka_kit.selection import Elite, base_messages, find_elite, next_messages
 from eureka_kit.summary import write_summary
+from eureka_kit.tasks.mjcf import is_mjcf, localize, run_label
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.backends import get_backend, resolve_training
 from eureka_kit.training.job import TrainJob
@@ -100,7 +101,7 @@ def _package_versions() -> dict[str, str]:
 
 
 def new_run_id(config: RunConfig) -> str:
-    return f"{config.task}__{time.strftime('%Y%m%d-%H%M%S')}__s{config.seed}"
+    return f"{run_label(config.task)}__{time.strftime('%Y%m%d-%H%M%S')}__s{config.seed}"
 
 
 @contextmanager
@@ -391,6 +392,8 @@ def start_run(
     if store.root.exists():
         raise FileExistsError(f"run folder {store.root} already exists")
     store.root.mkdir(parents=True)
+    if is_mjcf(config.task):  # children rebuild the task from the run's own compiled copy of the model
+        config = dataclasses.replace(config, task=localize(config.task, store.root / "model"))
     atomic_write_json(
         store.config_path, {"config": config.to_json(), "versions": _package_versions(), "run_id": store.run_id}
     )
