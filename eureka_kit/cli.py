@@ -113,7 +113,9 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
-        if f.name == "llm":
+        if f.name == "use_examples":
+            p.add_argument("--no-examples", dest=f.name, action="store_false", default=None, help=help_text)
+        elif f.name == "llm":
             p.add_argument(flag, choices=get_args(LLMKind), default=None, help=help_text)
         elif f.name == "ranker":
             p.add_argument(flag, choices=get_args(RankerKind), default=None, help=help_text)
@@ -154,6 +156,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         v = getattr(args, f.name, None)
         if f.name != "task" and v is not None:
             values[f.name] = v
+    for name in ("examples", "init_reward"):  # the loop reads them later, maybe from another folder (resume)
+        if values.get(name) is not None:
+            values[name] = str(Path(values[name]).absolute())
     if getattr(args, "human", False):
         values["ranker"] = "human"
     if "llm" not in values:

@@ -96,6 +96,20 @@ class RunConfig:
     )
     ranker_beta: float | None = field(default=None, metadata={"help": "synthetic ranker: Boltzmann rationality"})
     ranker_mistake_rate: float = field(default=0.0, metadata={"help": "synthetic ranker: adjacent-swap rate"})
+    examples: str | None = field(
+        default=None,
+        metadata={
+            "help": "a folder of your own example reward programs (*.py), added to the example library the first "
+            "prompt draws its few-shot examples from (docs/open_tasks.md)"
+        },
+    )
+    use_examples: bool = field(
+        default=True, metadata={"help": "the first prompt carries the most relevant library examples (--no-examples)"}
+    )
+    init_reward: str | None = field(
+        default=None,
+        metadata={"help": "start from your own reward program (FILE): generation 0 is asked to improve it"},
+    )
 
     def __post_init__(self) -> None:
         for name in ("samples", "generations", "workers", "eval_episodes"):
@@ -112,6 +126,8 @@ class RunConfig:
             )
         if self.ranker == "human" and not self.videos:
             raise ValueError("ranker='human' needs videos: the person ranks the policies by watching them")
+        if self.examples is not None and not self.use_examples:
+            raise ValueError("--examples DIR adds examples and --no-examples turns them off: give one of them")
         if self.llm == "replay" and not self.replay_path:
             raise ValueError("llm='replay' needs replay_path (a JSONL file of answers to replay)")
 

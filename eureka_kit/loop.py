@@ -40,6 +40,7 @@ from eureka_kit.config import RunConfig
 from eureka_kit.executors import CandidateJob, Executor, make_executor
 from eureka_kit.feedback.card_check import TrajectoryStore, check_trajectories
 from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
+from eureka_kit.few_shot import first_prompt_blocks
 from eureka_kit.files import UntrustedFileError, read_bounded_json
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
 from eureka_kit.preferences.ranking import Ranker
@@ -149,6 +150,7 @@ class Loop:
         self.executor: Executor = make_executor(config.executor, config.workers)
         self.callbacks = CallbackList([*default_callbacks(config, self.ranker), *callbacks])
         self.context = RunContext(config, self.spec, store, client, progress.log, self.steps, self.backend)
+        self.examples_text, self.init_text = first_prompt_blocks(config, self.spec, progress.log)
 
     # ----- prompts ---------------------------------------------------------------------------------
     def base_messages(self) -> list[Message]:
@@ -156,7 +158,12 @@ class Loop:
 
     def messages_for(self, generation: int, history: list[CandidateRecord]) -> list[Message]:
         """Generation 0: system + task. Later: also the elite program and its feedback (see :mod:`selection`)."""
-        return next_messages(self.spec, self.store.root, generation, history, ranked=self.ranker is not None)
+        messages = next_messages(self.spec, self.store.root, generation, history, ranked=self.ranker is not None)
+        extra = [t for t in (self.examples_text, self.init_text if generation == 0 else "") if t]
+        if extra:  # few-shot examples (every generation), the user's starting program (generation 0)
+            first = messages[1]  # the task's first user message (selection.base_messages)
+            messages[1] = Message(first.role, "\n\n".join([first.content.rstrip(), *extra]))
+        return messages
 
     def elite(self, history: list[CandidateRecord]) -> Elite | None:
         """Best candidate by trusted fitness over all generations so far (see :func:`selection.find_elite`)."""

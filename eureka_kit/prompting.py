@@ -31,6 +31,8 @@ TEMPLATES = (
     "critique",
     "analyzer_summary",
     "human_note",
+    "examples",
+    "init_reward",
 )
 
 

@@ -12,6 +12,7 @@ import jinja2
 import pytest
 
 from eureka_kit.feedback.reflection import render_reflection
+from eureka_kit.few_shot import load_examples, rank
 from eureka_kit.prompting import TEMPLATES, arg_shapes, example_for, render, signature, state_table
 from eureka_kit.run.notes import Note as _Note
 from eureka_kit.tasks.registry import list_tasks
@@ -19,6 +20,7 @@ from eureka_kit.tasks.spec import TaskSpec
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 TASKS = list_tasks()
+LIBRARY = load_examples(TASKS[0])
 
 EXAMPLE_SOURCE = (
     "import torch\n\ndef compute_reward(action):\n    c = -action.pow(2).sum(-1)\n    return c, {'ctrl': c}\n"
@@ -109,6 +111,8 @@ def contexts(spec: TaskSpec) -> dict[str, dict[str, object]]:
             "omitted": 3,
         },
         "human_note": {"notes": [_Note(0, 0.0, "the hopper should land softly"), _Note(1, 1.0, "less flailing")]},
+        "examples": {"examples": rank(spec, LIBRARY) or LIBRARY[:1]},
+        "init_reward": {"file_name": "my_reward.py", "program": EXAMPLE_SOURCE},
         "analyzer_summary": {
             "task": spec,
             "episodes": 5,
