@@ -33,6 +33,7 @@ TEMPLATES = (
     "human_note",
     "examples",
     "init_reward",
+    "preference_history",
 )
 
 

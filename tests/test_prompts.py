@@ -11,8 +11,10 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from eureka_kit.feedback.reflection import render_reflection
+from eureka_kit.feedback.reflection import make_series, render_reflection
 from eureka_kit.few_shot import load_examples, rank
+from eureka_kit.preferences.history import ChosenChange
+from eureka_kit.preferences.ranking import Ranking
 from eureka_kit.prompting import TEMPLATES, arg_shapes, example_for, render, signature, state_table
 from eureka_kit.run.notes import Note as _Note
 from eureka_kit.tasks.registry import list_tasks
@@ -113,6 +115,17 @@ def contexts(spec: TaskSpec) -> dict[str, dict[str, object]]:
         "human_note": {"notes": [_Note(0, 0.0, "the hopper should land softly"), _Note(1, 1.0, "less flailing")]},
         "examples": {"examples": rank(spec, LIBRARY) or LIBRARY[:1]},
         "init_reward": {"file_name": "my_reward.py", "program": EXAMPLE_SOURCE},
+        "preference_history": {
+            "history": [
+                ChosenChange(0, "cand_02", "moves smoothly", "first chosen program; components: ctrl", ()),
+                ChosenChange(1, "cand_00", "", "added speed; 2 changed line(s)", ("-    c = 1", "+    c = 2")),
+            ],
+            "omitted": 1,
+            "reflection": [make_series("ctrl", [-1.0, -0.5, -0.25]), make_series("episode length", [10, 20, 40])],
+            "steps": 1000,
+            "n_points": 3,
+            "chosen": Ranking(1, "synthetic", ("cand_00", "cand_01"), "cand_00", "cand_01"),
+        },
         "analyzer_summary": {
             "task": spec,
             "episodes": 5,
