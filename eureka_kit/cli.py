@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
-from eureka_kit.config import LLMKind, RunConfig
+from eureka_kit.config import JUDGES, LLMKind, RunConfig
 from eureka_kit.preferences.ranking import RankerKind
 from eureka_kit.tasks.derived import PREFIX as DERIVED_PREFIX
 
@@ -114,11 +114,14 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
         if f.name == "use_examples":
-            p.add_argument("--no-examples", dest=f.name, action="store_false", default=None, help=help_text)
+            off = "the first prompt carries no few-shot examples from the example library"
+            p.add_argument("--no-examples", dest=f.name, action="store_false", default=None, help=off)
         elif f.name == "llm":
             p.add_argument(flag, choices=get_args(LLMKind), default=None, help=help_text)
         elif f.name == "ranker":
             p.add_argument(flag, choices=get_args(RankerKind), default=None, help=help_text)
+        elif f.name == "judge":
+            p.add_argument(flag, choices=JUDGES, default=None, help=help_text)
         elif f.type == "bool":
             default = "on" if f.default else "off"
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{help_text} ({default})")

@@ -16,6 +16,7 @@ from eureka_kit.tasks.spec import TaskSpec
 
 LLMKind = Literal["openai", "replay"]
 SandboxKind = Literal["strict", "basic"]
+JUDGES = ("none", "llm")
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,14 @@ class RunConfig:
     use_examples: bool = field(
         default=True, metadata={"help": "the first prompt carries the most relevant library examples (--no-examples)"}
     )
+    judge: str = field(
+        default="none",
+        metadata={
+            "help": "llm: the LLM proposes the fitness expression from --goal; shown, stored in judge.json, used "
+            "only once you accept it (y on a terminal, or --yes); none: no judge"
+        },
+    )
+    yes: bool = field(default=False, metadata={"help": "accept the LLM judge's fitness expression without asking"})
     init_reward: str | None = field(
         default=None,
         metadata={"help": "start from your own reward program (FILE): generation 0 is asked to improve it"},
@@ -119,7 +128,11 @@ class RunConfig:
             raise ValueError("repair_rounds must be >= 0")
         if self.steps is not None and self.steps < 1:
             raise ValueError("steps must be >= 1")
-        if self.goal is not None and self.fitness is None and self.ranker != "human":
+        if self.judge not in JUDGES:
+            raise ValueError(f"judge must be one of {', '.join(JUDGES)}, got {self.judge!r}")
+        if self.judge == "llm" and not self.goal:
+            raise ValueError("--judge llm writes the fitness expression for a goal: give --goal")
+        if self.goal is not None and self.fitness is None and self.ranker != "human" and self.judge != "llm":
             raise ValueError(
                 "a free-form goal has no fitness: give one with --fitness EXPR, or rank the policies yourself with "
                 "--human"
@@ -146,7 +159,7 @@ class RunConfig:
             spec = with_goal(spec, self.goal)
         if self.fitness:
             return with_fitness(spec, self.fitness)
-        if spec.free_form and self.ranker != "human":
+        if spec.free_form and self.ranker != "human" and self.judge != "llm":  # the judge's, once accepted
             raise ValueError(
                 f"task {spec.id} has no fitness: give one with --fitness EXPR (e.g. 'mean(root_lin_vel_x)'), or "
                 "rank the policies yourself with --human"

@@ -42,6 +42,7 @@ from eureka_kit.feedback.card_check import TrajectoryStore, check_trajectories
 from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
 from eureka_kit.few_shot import first_prompt_blocks
 from eureka_kit.files import UntrustedFileError, read_bounded_json
+from eureka_kit.judge import judge_fitness
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
 from eureka_kit.preferences.ranking import Ranker
 from eureka_kit.prompting import render
@@ -401,10 +402,25 @@ def start_run(
     store.root.mkdir(parents=True)
     if is_mjcf(config.task):  # children rebuild the task from the run's own compiled copy of the model
         config = dataclasses.replace(config, task=localize(config.task, store.root / "model"))
+    if config.judge == "llm":  # the LLM proposes the fitness expression; the run uses it only once accepted
+        config = _judged(config, store)
     atomic_write_json(
         store.config_path, {"config": config.to_json(), "versions": _package_versions(), "run_id": store.run_id}
     )
     return _run(config, store, progress, callbacks, fresh=True)
+
+
+def _judged(config: RunConfig, store: RunStore) -> RunConfig:
+    """The config with the LLM judge's accepted expression as its fitness; a refusal removes the new run folder."""
+    try:
+        if config.fitness is not None:
+            raise ValueError("give --fitness EXPR or --judge llm (which proposes one), not both")
+        spec = config.task_spec()
+        expression = judge_fitness(_make_client(config, store), spec, config.goal or "", store.root, yes=config.yes)
+    except BaseException:
+        shutil.rmtree(store.root, ignore_errors=True)
+        raise
+    return dataclasses.replace(config, fitness=expression)
 
 
 def read_run_config(store: RunStore) -> RunConfig:

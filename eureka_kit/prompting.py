@@ -34,6 +34,7 @@ TEMPLATES = (
     "examples",
     "init_reward",
     "preference_history",
+    "judge",
 )
 
 

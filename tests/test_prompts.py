@@ -115,6 +115,7 @@ def contexts(spec: TaskSpec) -> dict[str, dict[str, object]]:
         "human_note": {"notes": [_Note(0, 0.0, "the hopper should land softly"), _Note(1, 1.0, "less flailing")]},
         "examples": {"examples": rank(spec, LIBRARY) or LIBRARY[:1]},
         "init_reward": {"file_name": "my_reward.py", "program": EXAMPLE_SOURCE},
+        "judge": {"task": spec, "state_table": state_table(spec)},
         "preference_history": {
             "history": [
                 ChosenChange(0, "cand_02", "moves smoothly", "first chosen program; components: ctrl", ()),
