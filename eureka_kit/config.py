@@ -105,7 +105,8 @@ class RunConfig:
         },
     )
     use_examples: bool = field(
-        default=True, metadata={"help": "the first prompt carries the most relevant library examples (--no-examples)"}
+        default=True,
+        metadata={"help": "few-shot examples from the example library in the first prompt (off: --no-examples)"},
     )
     judge: str = field(
         default="none",

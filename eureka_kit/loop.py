@@ -400,10 +400,14 @@ def start_run(
     if store.root.exists():
         raise FileExistsError(f"run folder {store.root} already exists")
     store.root.mkdir(parents=True)
-    if is_mjcf(config.task):  # children rebuild the task from the run's own compiled copy of the model
-        config = dataclasses.replace(config, task=localize(config.task, store.root / "model"))
-    if config.judge == "llm":  # the LLM proposes the fitness expression; the run uses it only once accepted
-        config = _judged(config, store)
+    try:
+        if is_mjcf(config.task):  # children rebuild the task from the run's own compiled copy of the model
+            config = dataclasses.replace(config, task=localize(config.task, store.root / "model"))
+        if config.judge == "llm":  # the LLM proposes the fitness expression; the run uses it only once accepted
+            config = _judged(config, store)
+    except BaseException:  # a failed start leaves nothing
+        shutil.rmtree(store.root, ignore_errors=True)
+        raise
     atomic_write_json(
         store.config_path, {"config": config.to_json(), "versions": _package_versions(), "run_id": store.run_id}
     )
@@ -411,15 +415,12 @@ def start_run(
 
 
 def _judged(config: RunConfig, store: RunStore) -> RunConfig:
-    """The config with the LLM judge's accepted expression as its fitness; a refusal removes the new run folder."""
-    try:
-        if config.fitness is not None:
-            raise ValueError("give --fitness EXPR or --judge llm (which proposes one), not both")
-        spec = config.task_spec()
-        expression = judge_fitness(_make_client(config, store), spec, config.goal or "", store.root, yes=config.yes)
-    except BaseException:
-        shutil.rmtree(store.root, ignore_errors=True)
-        raise
+    """The config with the LLM judge's accepted expression as its fitness (:mod:`eureka_kit.judge`)."""
+    if config.fitness is not None:
+        raise ValueError("give --fitness EXPR or --judge llm (which proposes one), not both")
+    expression = judge_fitness(
+        _make_client(config, store), config.task_spec(), config.goal or "", store.root, yes=config.yes
+    )
     return dataclasses.replace(config, fitness=expression)
 
 

@@ -219,9 +219,11 @@ def test_a_third_party_task_pack_is_found_and_trains_in_the_sandbox(
 ) -> None:
     """tests/data/taskpack (an entry point in the eureka_kit.tasks group), installed next to the wheel."""
     venv, site = installed
-    dist = tmp_path / "dist"
+    src, dist = tmp_path / "pack", tmp_path / "dist"
+    # built from a copy, since setuptools writes build/ and *.egg-info next to the sources (never in the checkout)
+    shutil.copytree(PACK, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(PACK)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(src)],
         capture_output=True,
         text=True,
         timeout=300,
