@@ -12,10 +12,11 @@ file is a reward program with three metadata constants, read with ``ast``
 The state variables an example uses are its ``compute_reward`` arguments.
 :func:`rank` picks the most relevant few for a task: a user's own examples
 (``--examples DIR``) first, then those of the task's family, then by how many
-of the variables they use the task also has; an example of another family that shares no variable
-name with the task is not shown. An example written for the run's
-own task is left out unless the run has a new goal (the LLM writes the task's
-reward; it is not handed it). Every example passes the critic's static checks
+of the variables they use the task also has; an example of another family
+that shares no variable name with the task is not shown. An example written
+for the run's own task is left out when the run asks for the task's own goal
+(the LLM writes the task's reward; it is not handed it), and shown when
+``--goal`` gives a new one. Every example passes the critic's static checks
 against its own task (against the run's task when it names none), so a broken
 file is reported by name before the run starts.
 
@@ -186,8 +187,19 @@ def rank(spec: TaskSpec, examples: list[Example], k: int = SHOWN) -> list[Exampl
         same_family = family is not None and ex.family == family
         return ex.origin == "user" or same_family or bool((set(ex.uses) - {"action"}) & names)
 
-    eligible = [ex for ex in examples if (spec.free_form or ex.task != spec.id) and relevant(ex)]
+    own_goal = _asks_own_goal(spec)
+    eligible = [ex for ex in examples if not (own_goal and ex.task == spec.id) and relevant(ex)]
     return sorted(eligible, key=key)[:k]
+
+
+def _asks_own_goal(spec: TaskSpec) -> bool:
+    """The run asks for the task's own goal (its registered description), not a new one given with ``--goal``."""
+    from eureka_kit.tasks.registry import get_task
+
+    try:
+        return get_task(spec.id).description == spec.description
+    except (KeyError, ValueError):
+        return False
 
 
 def examples_prompt(examples: list[Example]) -> str:

@@ -31,8 +31,9 @@ def test_relevance_picks_the_family_and_the_shared_state_names() -> None:
     assert "ant_run" not in ant  # the task's own example would hand over its answer
     assert "humanoid_run" in ant  # every variable it reads (x_velocity, torso_height, upright, is_healthy) the ant has
     assert _names("HalfCheetah-Run-v1", goal="run backwards")[0] == "halfcheetah_run"  # a new goal: its own is fine
-    derived = set(_names("gym:Ant-v5"))  # no family: ranked by state names, the derived-state examples win
+    derived = set(_names("gym:Ant-v5", goal="walk backwards"))  # no family: ranked by state names
     assert derived == {"ant_backwards_derived", "hopper_backflip_derived"}
+    assert _names("gym:Ant-v5") == ["hopper_backflip_derived"]  # without a new goal, not the task's own example
     assert _names("LavaCrossing-Grid-v1") == ["doorkey_grid"]  # unrelated families are not shown
     assert task_family(get_task("Pusher-Push-v1")) == "manipulation" and task_family(get_task("gym:Ant-v5")) is None
 
