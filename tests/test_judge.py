@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tiny_runs import run_tiny, write_replay
 
-from eureka_kit.judge import JudgeError, extract_expression, propose
+from eureka_kit.judge import JudgeError, Proposal, accept, extract_expression, propose
 from eureka_kit.llm import make_client
 from eureka_kit.tasks.registry import get_task
 
@@ -65,3 +65,12 @@ def test_a_proposal_outside_the_grammar_is_reported(tmp_path: Path) -> None:
     with pytest.raises(JudgeError, match=r"not a valid fitness expression: .*attribute"):
         propose(client, get_task("HalfCheetah-Run-v1"))
     assert extract_expression("I would use\nfitness: max(torso_height)") == "max(torso_height)"
+
+
+def test_on_a_terminal_the_user_answers() -> None:
+    proposal = Proposal("mean(-x_velocity)", JUDGE)
+    shown: list[str] = []
+    assert accept(proposal, yes=False, is_tty=True, ask=lambda _: "y", show=shown.append) == "terminal"
+    assert shown == ["LLM judge: proposed fitness expression: mean(-x_velocity)"]
+    with pytest.raises(JudgeError, match="Accept it with --yes"):
+        accept(proposal, yes=False, is_tty=True, ask=lambda _: "n", show=shown.append)
