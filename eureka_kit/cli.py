@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, get_args
 
@@ -85,17 +86,19 @@ def read_program(path: Path) -> str:
 def _cmd_check(args: argparse.Namespace) -> int:
     from eureka_kit.loop import prepare_sandbox
     from eureka_kit.reward.check_runner import check_sandboxed
+    from eureka_kit.tasks.mjcf import is_mjcf, localize
     from eureka_kit.tasks.registry import get_task
 
-    spec = get_task(args.task)
-    path = Path(args.program)
-    source = read_program(path)  # before the sandbox check: a wrong path is the user's first thing to fix
-    prepare_sandbox(args.sandbox, _stderr)
-    report = check_sandboxed(spec, source)
+    with tempfile.TemporaryDirectory() as tmp:  # an mjcf: task's model, compiled where the check child can read it
+        spec = get_task(localize(args.task, Path(tmp)) if is_mjcf(args.task) else args.task)
+        path = Path(args.program)
+        source = read_program(path)  # before the sandbox check: a wrong path is the user's first thing to fix
+        prepare_sandbox(args.sandbox, _stderr)
+        report = check_sandboxed(spec, source)
     if args.json:
         print(report.to_json())
     else:
-        print(f"{path}: {'OK' if report.ok else 'REJECTED'} for task {spec.id}")
+        print(f"{path}: {'OK' if report.ok else 'REJECTED'} for task {args.task}")
         text = report.feedback().strip()
         if text:
             print(text)

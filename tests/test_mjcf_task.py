@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from tiny_runs import run_tiny, write_replay
 
-from eureka_kit.cli import build_parser, config_from_args
+from eureka_kit.cli import build_parser, config_from_args, main
 from eureka_kit.config import RunConfig
 from eureka_kit.task_file import TaskFileError, load_task_file
 from eureka_kit.tasks.mjcf import MjcfModelError, localize, mjcf_task_id, parse_task_id
@@ -136,6 +136,17 @@ def test_cli_and_task_file(tmp_path: Path) -> None:
     bad.write_text('mjcf = "missing.xml"\n')
     with pytest.raises(TaskFileError, match=r"mjcf: model file .*missing\.xml does not exist"):
         load_task_file(bad)
+
+
+def test_check_reads_a_compiled_copy_of_the_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`eureka-kit check mjcf:robot.xml`: the sandboxed check child sees the model (includes compiled in)."""
+    program = tmp_path / "reward.py"
+    program.write_text(
+        "import torch\n\ndef compute_reward(root_lin_vel_x: torch.Tensor, action: torch.Tensor):\n"
+        "    return root_lin_vel_x, {'forward': root_lin_vel_x}\n"
+    )
+    assert main(["check", mjcf_task_id(MODEL), str(program)]) == 0
+    assert f"OK for task {mjcf_task_id(MODEL)}" in capsys.readouterr().out
 
 
 PROGRAM = textwrap.dedent(
