@@ -21,6 +21,7 @@ LLMKind = Literal["openai", "replay"]
 SandboxKind = Literal["strict", "basic"]
 ScheduleKind = Literal["full", "halving"]
 SCHEDULES: tuple[str, ...] = get_args(ScheduleKind)
+JUDGES = ("none", "llm")
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,29 @@ class RunConfig:
     )
     ranker_beta: float | None = field(default=None, metadata={"help": "synthetic ranker: Boltzmann rationality"})
     ranker_mistake_rate: float = field(default=0.0, metadata={"help": "synthetic ranker: adjacent-swap rate"})
+    examples: str | None = field(
+        default=None,
+        metadata={
+            "help": "a folder of your own example reward programs (*.py), added to the example library the first "
+            "prompt draws its few-shot examples from (docs/open_tasks.md)"
+        },
+    )
+    use_examples: bool = field(
+        default=True,
+        metadata={"help": "few-shot examples from the example library in the first prompt (off: --no-examples)"},
+    )
+    judge: str = field(
+        default="none",
+        metadata={
+            "help": "llm: the LLM proposes the fitness expression from --goal; shown, stored in judge.json, used "
+            "only once you accept it (y on a terminal, or --yes); none: no judge"
+        },
+    )
+    yes: bool = field(default=False, metadata={"help": "accept the LLM judge's fitness expression without asking"})
+    init_reward: str | None = field(
+        default=None,
+        metadata={"help": "start from your own reward program (FILE): generation 0 is asked to improve it"},
+    )
 
     def __post_init__(self) -> None:
         for name in ("samples", "generations", "workers", "eval_episodes"):
@@ -155,7 +179,11 @@ class RunConfig:
             raise ValueError("repair_rounds must be >= 0")
         if self.steps is not None and self.steps < 1:
             raise ValueError("steps must be >= 1")
-        if self.goal is not None and self.fitness is None and self.ranker != "human":
+        if self.judge not in JUDGES:
+            raise ValueError(f"judge must be one of {', '.join(JUDGES)}, got {self.judge!r}")
+        if self.judge == "llm" and not self.goal:
+            raise ValueError("--judge llm writes the fitness expression for a goal: give --goal")
+        if self.goal is not None and self.fitness is None and self.ranker != "human" and self.judge != "llm":
             raise ValueError(
                 "a free-form goal has no fitness: give one with --fitness EXPR, or rank the policies yourself with "
                 "--human"
@@ -180,6 +208,8 @@ class RunConfig:
             raise ValueError(
                 "executor ray with a CUDA device needs --gpus-per-candidate > 0 (Ray hides GPUs from tasks without)"
             )
+        if self.examples is not None and not self.use_examples:
+            raise ValueError("--examples DIR adds examples and --no-examples turns them off: give one of them")
         if self.llm == "replay" and not self.replay_path:
             raise ValueError("llm='replay' needs replay_path (a JSONL file of answers to replay)")
 
@@ -198,7 +228,7 @@ class RunConfig:
             spec = with_goal(spec, self.goal)
         if self.fitness:
             return with_fitness(spec, self.fitness)
-        if spec.free_form and self.ranker != "human":
+        if spec.free_form and self.ranker != "human" and self.judge != "llm":  # the judge's, once accepted
             raise ValueError(
                 f"task {spec.id} has no fitness: give one with --fitness EXPR (e.g. 'mean(root_lin_vel_x)'), or "
                 "rank the policies yourself with --human"

@@ -16,17 +16,13 @@ LLM cache answers requests already made.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eureka_kit import __version__
 from eureka_kit.callbacks import (
     CallbackList,
     CandidateContext,
@@ -40,7 +36,9 @@ from eureka_kit.config import RunConfig
 from eureka_kit.executors import CandidateJob, CandidateOutcome, Executor, make_executor
 from eureka_kit.feedback.card_check import TrajectoryStore, check_trajectories
 from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
+from eureka_kit.few_shot import first_prompt_blocks
 from eureka_kit.files import UntrustedFileError, read_bounded_json
+from eureka_kit.judge import judge_fitness
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
 from eureka_kit.preferences.ranking import Ranker
 from eureka_kit.prompting import render
@@ -52,6 +50,15 @@ from eureka_kit.run.notes import take_notes
 from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import CandidateRecord, CandidateStatus, PreparedCandidate, short
 from eureka_kit.run.store import RunStore, atomic_write_json, atomic_write_text, read_json
+from eureka_kit.run_setup import (
+    MAX_RUN_FILE_BYTES,
+    RunFileError,
+    RunResult,
+    new_run_id,
+    package_versions,
+    read_run_config,
+    run_lock,
+)
 from eureka_kit.sandbox.runner import Limits, configure_sandbox, default_mode, ensure_isolation, sandbox_mode
 from eureka_kit.sandbox.verify import BASIC_MODE_WARNING
 from eureka_kit.schedule.loop_glue import PREPARED_FILE, equivalent_record, halving_plan, make_pruner
@@ -59,62 +66,13 @@ from eureka_kit.schedule.pruning import EquivalencePruner
 from eureka_kit.schedule.rungs import FinalStatus, load_outcome, run_halving_generation
 from eureka_kit.selection import Elite, base_messages, find_elite, next_messages
 from eureka_kit.summary import write_summary
+from eureka_kit.tasks.mjcf import is_mjcf, localize
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.backends import get_backend, resolve_training
 from eureka_kit.training.job import TrainJob
 from eureka_kit.training.runner import default_timeout_s
 
-MAX_RUN_FILE_BYTES = 16_000_000
-
-
-class RunFileError(ValueError):
-    """A run file the loop needs (``config.json``, ``summary.json``) is missing or damaged; the message names it."""
-
-
 EVAL_SEED = 1_000_000
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What a finished (or cleanly stopped) run returns."""
-
-    run_dir: Path
-    best: CandidateRecord | None
-    stopped: str | None
-    summary: dict[str, Any]
-
-    @property
-    def best_program(self) -> Path | None:
-        if self.best is None:
-            return None
-        return self.run_dir / self.best.name / "reward.py"
-
-
-def _package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"eureka-kit": __version__}
-    for pkg in ("torch", "gymnasium", "mujoco", "stable-baselines3", "openai", "numpy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
-def new_run_id(config: RunConfig) -> str:
-    return f"{config.task}__{time.strftime('%Y%m%d-%H%M%S')}__s{config.seed}"
-
-
-@contextmanager
-def _run_lock(store: RunStore) -> Iterator[None]:
-    store.root.mkdir(parents=True, exist_ok=True)
-    with (store.root / ".lock").open("w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RuntimeError(f"run {store.root} is in use by another eureka-kit process") from None
-        yield
 
 
 class Loop:
@@ -154,6 +112,7 @@ class Loop:
         self.executor: Executor = make_executor(config.executor, config.workers, ray=config.ray_options())
         self.callbacks = CallbackList([*default_callbacks(config, self.ranker), *callbacks])
         self.context = RunContext(config, self.spec, store, client, progress.log, self.steps, self.backend)
+        self.examples_text, self.init_text = first_prompt_blocks(config, self.spec, progress.log)
 
     # ----- prompts ---------------------------------------------------------------------------------
     def base_messages(self) -> list[Message]:
@@ -161,7 +120,12 @@ class Loop:
 
     def messages_for(self, generation: int, history: list[CandidateRecord]) -> list[Message]:
         """Generation 0: system + task. Later: also the elite program and its feedback (see :mod:`selection`)."""
-        return next_messages(self.spec, self.store.root, generation, history, ranked=self.ranker is not None)
+        messages = next_messages(self.spec, self.store.root, generation, history, ranked=self.ranker is not None)
+        extra = [t for t in (self.examples_text, self.init_text if generation == 0 else "") if t]
+        if extra:  # few-shot examples (every generation), the user's starting program (generation 0)
+            first = messages[1]  # the task's first user message (selection.base_messages)
+            messages[1] = Message(first.role, "\n\n".join([first.content.rstrip(), *extra]))
+        return messages
 
     def elite(self, history: list[CandidateRecord]) -> Elite | None:
         """Best candidate by trusted fitness over all generations so far (see :func:`selection.find_elite`)."""
@@ -380,7 +344,7 @@ class Loop:
                 ) from None
         history: list[CandidateRecord] = []
         stopped: str | None = None
-        with _run_lock(self.store):
+        with run_lock(self.store):
             self.progress.log(f"training backend: {self.backend} on {self.device}; executor: {self.executor.name}")
             self.callbacks.on_run_start(self.context)
             try:
@@ -439,21 +403,28 @@ def start_run(
     if store.root.exists():
         raise FileExistsError(f"run folder {store.root} already exists")
     store.root.mkdir(parents=True)
+    try:
+        if is_mjcf(config.task):  # children rebuild the task from the run's own compiled copy of the model
+            config = dataclasses.replace(config, task=localize(config.task, store.root / "model"))
+        if config.judge == "llm":  # the LLM proposes the fitness expression; the run uses it only once accepted
+            config = _judged(config, store)
+    except BaseException:  # a failed start leaves nothing
+        shutil.rmtree(store.root, ignore_errors=True)
+        raise
     atomic_write_json(
-        store.config_path, {"config": config.to_json(), "versions": _package_versions(), "run_id": store.run_id}
+        store.config_path, {"config": config.to_json(), "versions": package_versions(), "run_id": store.run_id}
     )
     return _run(config, store, progress, callbacks, fresh=True)
 
 
-def read_run_config(store: RunStore) -> RunConfig:
-    """The config of an existing run; a missing, truncated or binary ``config.json`` is a clear error naming it."""
-    try:
-        data = read_bounded_json(store.config_path, MAX_RUN_FILE_BYTES)
-        return RunConfig.from_json(data["config"])
-    except UntrustedFileError as e:
-        raise RunFileError(f"cannot resume: {e}") from None
-    except (KeyError, TypeError, ValueError) as e:
-        raise RunFileError(f"cannot resume: {store.config_path} does not hold a valid run config ({e})") from None
+def _judged(config: RunConfig, store: RunStore) -> RunConfig:
+    """The config with the LLM judge's accepted expression as its fitness (:mod:`eureka_kit.judge`)."""
+    if config.fitness is not None:
+        raise ValueError("give --fitness EXPR or --judge llm (which proposes one), not both")
+    expression = judge_fitness(
+        _make_client(config, store), config.task_spec(), config.goal or "", store.root, yes=config.yes
+    )
+    return dataclasses.replace(config, fitness=expression)
 
 
 def resume_run(run_dir: Path, progress: Progress | None = None, callbacks: Sequence[LoopCallback] = ()) -> RunResult:

@@ -32,6 +32,10 @@ TEMPLATES = (
     "analyzer_summary",
     "human_note",
     "schedule_notes",
+    "examples",
+    "init_reward",
+    "preference_history",
+    "judge",
 )
 
 

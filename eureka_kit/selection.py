@@ -2,9 +2,11 @@
 
 Generation 0 sees the system prompt and the task. Later generations see, in
 order of precedence: the ranking of the previous generation (ICPL: best and
-worst programs with the person's comments, no fitness values) when a ranker
-is on; else the elite program and its reflection and critique (Eureka); else,
-when nothing has worked yet, one failed program and its error (Eureka's
+worst programs with the person's comments, no fitness values, after the
+history of the chosen programs and the last one's training statistics,
+:mod:`eureka_kit.preferences.history`) when a ranker is on; else the elite
+program and its reflection and critique (Eureka); else, when nothing has
+worked yet, one failed program and its error (Eureka's
 execution-error feedback). Failures of the previous generation are listed too.
 """
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eureka_kit.llm import Message
+from eureka_kit.preferences.history import history_prompt
 from eureka_kit.preferences.ranking import load_ranking
 from eureka_kit.preferences.steer import preference_prompt
 from eureka_kit.prompting import initial_prompt, render, system_prompt
@@ -123,7 +126,8 @@ def _next_messages(
     ]
     ranking = load_ranking(run_dir, generation - 1) if ranked else None
     if ranking is not None:  # ICPL: the LLM sees the ranking (best and worst programs), not fitness values
-        text = preference_prompt(run_dir, ranking)
+        changes = history_prompt(run_dir, generation - 1)  # ICPL: how the chosen program changed, its statistics
+        text = (f"{changes.rstrip()}\n\n" if changes else "") + preference_prompt(run_dir, ranking)
         if failures:
             text += "\n" + render("failures", failures=failures, generation=generation - 1)
         messages.append(Message("user", text))
