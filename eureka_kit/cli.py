@@ -6,10 +6,11 @@ import argparse
 import dataclasses
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, get_args
 
-from eureka_kit.config import LLMKind, RunConfig
+from eureka_kit.config import JUDGES, SCHEDULES, LLMKind, RunConfig
 from eureka_kit.preferences.ranking import RankerKind
 from eureka_kit.tasks.derived import PREFIX as DERIVED_PREFIX
 
@@ -85,17 +86,19 @@ def read_program(path: Path) -> str:
 def _cmd_check(args: argparse.Namespace) -> int:
     from eureka_kit.loop import prepare_sandbox
     from eureka_kit.reward.check_runner import check_sandboxed
+    from eureka_kit.tasks.mjcf import is_mjcf, localize
     from eureka_kit.tasks.registry import get_task
 
-    spec = get_task(args.task)
-    path = Path(args.program)
-    source = read_program(path)  # before the sandbox check: a wrong path is the user's first thing to fix
-    prepare_sandbox(args.sandbox, _stderr)
-    report = check_sandboxed(spec, source)
+    with tempfile.TemporaryDirectory() as tmp:  # an mjcf: task's model, compiled where the check child can read it
+        spec = get_task(localize(args.task, Path(tmp)) if is_mjcf(args.task) else args.task)
+        path = Path(args.program)
+        source = read_program(path)  # before the sandbox check: a wrong path is the user's first thing to fix
+        prepare_sandbox(args.sandbox, _stderr)
+        report = check_sandboxed(spec, source)
     if args.json:
         print(report.to_json())
     else:
-        print(f"{path}: {'OK' if report.ok else 'REJECTED'} for task {spec.id}")
+        print(f"{path}: {'OK' if report.ok else 'REJECTED'} for task {args.task}")
         text = report.feedback().strip()
         if text:
             print(text)
@@ -113,10 +116,17 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
-        if f.name == "llm":
+        if f.name == "use_examples":
+            off = "the first prompt carries no few-shot examples from the example library"
+            p.add_argument("--no-examples", dest=f.name, action="store_false", default=None, help=off)
+        elif f.name == "llm":
             p.add_argument(flag, choices=get_args(LLMKind), default=None, help=help_text)
         elif f.name == "ranker":
             p.add_argument(flag, choices=get_args(RankerKind), default=None, help=help_text)
+        elif f.name == "schedule":
+            p.add_argument(flag, choices=SCHEDULES, default=None, help=help_text)
+        elif f.name == "judge":
+            p.add_argument(flag, choices=JUDGES, default=None, help=help_text)
         elif f.type == "bool":
             default = "on" if f.default else "off"
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{help_text} ({default})")
@@ -132,12 +142,20 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Build the run config: explicit flags win; the LLM defaults to openai when a key or URL is set."""
     env, task_file = getattr(args, "env", None), getattr(args, "task_file", None)
-    if sum(x is not None for x in (args.task, env, task_file)) != 1:
+    mjcf = getattr(args, "mjcf", None)
+    if sum(x is not None for x in (args.task, env, task_file, mjcf)) != 1:
         raise ValueError(
-            "name one task: a registered task id (see `eureka-kit tasks`), --env ENV_ID (a gymnasium MuJoCo env) "
-            "or --task-file FILE"
+            "name one task: a registered task id (see `eureka-kit tasks`), --env ENV_ID (a gymnasium MuJoCo env), "
+            "--mjcf FILE (a bare MuJoCo model) or --task-file FILE"
         )
     values: dict[str, Any] = {"task": args.task if env is None else f"{DERIVED_PREFIX}{env}"}
+    episode = {k: v for k in ("episode_steps", "frame_skip") if (v := getattr(args, k, None)) is not None}
+    if episode and mjcf is None:
+        raise ValueError("--episode-steps and --frame-skip set up a --mjcf model; other tasks have their own")
+    if mjcf is not None:
+        from eureka_kit.tasks.mjcf import mjcf_task_id
+
+        values["task"] = mjcf_task_id(Path(mjcf), **episode)
     if task_file is not None:
         from eureka_kit.task_file import load_task_file
 
@@ -146,6 +164,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         v = getattr(args, f.name, None)
         if f.name != "task" and v is not None:
             values[f.name] = v
+    for name in ("examples", "init_reward"):  # the loop reads them later, maybe from another folder (resume)
+        if values.get(name) is not None:
+            values[name] = str(Path(values[name]).absolute())
     if getattr(args, "human", False):
         values["ranker"] = "human"
     if "llm" not in values:
@@ -357,6 +378,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="instead of a task: a task file (TOML: env or task, goal, fitness, [train]); see docs/fitness.md",
     )
+    p.add_argument(
+        "--mjcf",
+        default=None,
+        metavar="FILE",
+        help="instead of a task: a bare MuJoCo model (MJCF .xml): action = its actuators, observation = qpos/qvel, "
+        "state derived from the model; give --goal and --fitness or --human (docs/open_tasks.md)",
+    )
+    p.add_argument("--episode-steps", type=int, default=None, help="with --mjcf: env steps per episode (default 1000)")
+    p.add_argument("--frame-skip", type=int, default=None, help="with --mjcf: physics steps per env step (default 5)")
     p.add_argument("--runs-dir", default="runs", help="where run folders are created")
     p.add_argument("--human", action="store_true", help="a person ranks each generation on a local page (ICPL)")
     _add_config_args(p)

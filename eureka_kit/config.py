@@ -9,13 +9,19 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from eureka_kit.preferences.ranking import RankerKind
 from eureka_kit.tasks.spec import TaskSpec
 
+if TYPE_CHECKING:
+    from eureka_kit.executors.ray import RayOptions
+
 LLMKind = Literal["openai", "replay"]
 SandboxKind = Literal["strict", "basic"]
+ScheduleKind = Literal["full", "halving"]
+SCHEDULES: tuple[str, ...] = get_args(ScheduleKind)
+JUDGES = ("none", "llm")
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,52 @@ class RunConfig:
             "help": "torch device of training: auto (cuda where the backend can use it, else cpu), cpu, cuda, cuda:1"
         },
     )
-    executor: str = field(default="local", metadata={"help": "where candidate jobs run: local"})
+    executor: str = field(
+        default="local", metadata={"help": "where candidate jobs run: local, ray (pip install 'eureka-kit[ray]')"}
+    )
+    ray_address: str | None = field(
+        default=None,
+        metadata={"help": "executor ray: auto or ray://host:10001 joins a cluster (default: a local Ray instance)"},
+    )
+    cpus_per_candidate: float = field(
+        default=1.0, metadata={"help": "executor ray: CPUs reserved per candidate (the batched engine's threads)"}
+    )
+    gpus_per_candidate: float = field(
+        default=0.0, metadata={"help": "executor ray: GPUs reserved per candidate (> 0 for a CUDA device)"}
+    )
+    ray_retries: int = field(
+        default=1, metadata={"help": "executor ray: reruns of a candidate's task after its worker or node is lost"}
+    )
+    max_transfer_mb: int = field(
+        default=512, metadata={"help": "executor ray: bound of a candidate's files shipped each way, MiB"}
+    )
+    schedule: ScheduleKind = field(
+        default="full",
+        metadata={
+            "help": "full: every candidate trains the whole budget; halving: successive halving (docs/compute.md)"
+        },
+    )
+    rungs: int = field(default=3, metadata={"help": "halving: number of rungs (the last one trains the full budget)"})
+    reduction_factor: int = field(
+        default=3, metadata={"help": "halving: eta, keep the best ceil(n / eta) candidates at each rung"}
+    )
+    grace_steps: int | None = field(
+        default=None, metadata={"help": "halving: env-steps of the first rung (default: steps / eta^(rungs - 1))"}
+    )
+    prune_equivalent: bool = field(
+        default=True,
+        metadata={
+            "help": "do not train a program equal to an earlier one up to scale, shift or potential shaping (STARC "
+            "distance on stored trajectories; needs the analyzer or the trajectory check to store them)"
+        },
+    )
+    equivalence_threshold: float = field(
+        default=0.002,
+        metadata={
+            "help": "STARC distance (0..1) at or under which two rewards count as equal (exact equivalents measure "
+            "~0; 0.02 already separates a doubled speed weight)"
+        },
+    )
     repair_rounds: int = field(
         default=2, metadata={"help": "critic repair rounds per candidate (R); stops early on the same program again"}
     )
@@ -97,6 +148,29 @@ class RunConfig:
     )
     ranker_beta: float | None = field(default=None, metadata={"help": "synthetic ranker: Boltzmann rationality"})
     ranker_mistake_rate: float = field(default=0.0, metadata={"help": "synthetic ranker: adjacent-swap rate"})
+    examples: str | None = field(
+        default=None,
+        metadata={
+            "help": "a folder of your own example reward programs (*.py), added to the example library the first "
+            "prompt draws its few-shot examples from (docs/open_tasks.md)"
+        },
+    )
+    use_examples: bool = field(
+        default=True,
+        metadata={"help": "few-shot examples from the example library in the first prompt (off: --no-examples)"},
+    )
+    judge: str = field(
+        default="none",
+        metadata={
+            "help": "llm: the LLM proposes the fitness expression from --goal; shown, stored in judge.json, used "
+            "only once you accept it (y on a terminal, or --yes); none: no judge"
+        },
+    )
+    yes: bool = field(default=False, metadata={"help": "accept the LLM judge's fitness expression without asking"})
+    init_reward: str | None = field(
+        default=None,
+        metadata={"help": "start from your own reward program (FILE): generation 0 is asked to improve it"},
+    )
 
     def __post_init__(self) -> None:
         for name in ("samples", "generations", "workers", "eval_episodes"):
@@ -106,13 +180,37 @@ class RunConfig:
             raise ValueError("repair_rounds must be >= 0")
         if self.steps is not None and self.steps < 1:
             raise ValueError("steps must be >= 1")
-        if self.goal is not None and self.fitness is None and self.ranker != "human":
+        if self.judge not in JUDGES:
+            raise ValueError(f"judge must be one of {', '.join(JUDGES)}, got {self.judge!r}")
+        if self.judge == "llm" and not self.goal:
+            raise ValueError("--judge llm writes the fitness expression for a goal: give --goal")
+        if self.goal is not None and self.fitness is None and self.ranker != "human" and self.judge != "llm":
             raise ValueError(
                 "a free-form goal has no fitness: give one with --fitness EXPR, or rank the policies yourself with "
                 "--human"
             )
         if self.ranker == "human" and not self.videos:
             raise ValueError("ranker='human' needs videos: the person ranks the policies by watching them")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
+        if self.rungs < 1 or self.reduction_factor < 2:
+            raise ValueError(
+                f"rungs must be >= 1 and reduction_factor >= 2, got {self.rungs} and {self.reduction_factor}"
+            )
+        if self.grace_steps is not None and not 1 <= self.grace_steps <= (self.steps or self.grace_steps):
+            raise ValueError(f"grace_steps must be in [1, steps ({self.steps})], got {self.grace_steps}")
+        if not 0.0 <= self.equivalence_threshold <= 1.0:
+            raise ValueError(f"equivalence_threshold must be in [0, 1], got {self.equivalence_threshold}")
+        if (
+            self.executor == "ray"
+            and self.gpus_per_candidate <= 0
+            and (self.device.startswith("cuda") or self.backend == "gpu")
+        ):
+            raise ValueError(
+                "executor ray with a CUDA device needs --gpus-per-candidate > 0 (Ray hides GPUs from tasks without)"
+            )
+        if self.examples is not None and not self.use_examples:
+            raise ValueError("--examples DIR adds examples and --no-examples turns them off: give one of them")
         if self.llm == "replay" and not self.replay_path:
             raise ValueError("llm='replay' needs replay_path (a JSONL file of answers to replay)")
 
@@ -131,7 +229,7 @@ class RunConfig:
             spec = with_goal(spec, self.goal)
         if self.fitness:
             return with_fitness(spec, self.fitness)
-        if spec.free_form and self.ranker != "human":
+        if spec.free_form and self.ranker != "human" and self.judge != "llm":  # the judge's, once accepted
             raise ValueError(
                 f"task {spec.id} has no fitness: give one with --fitness EXPR (e.g. 'mean(root_lin_vel_x)'), or "
                 "rank the policies yourself with --human"
@@ -145,6 +243,18 @@ class RunConfig:
     def from_json(cls, data: dict[str, Any]) -> RunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+    def ray_options(self) -> RayOptions:
+        """The Ray executor's options (read only with ``executor="ray"``; Ray itself is not imported here)."""
+        from eureka_kit.executors.ray import RayOptions
+
+        return RayOptions(
+            address=self.ray_address,
+            cpus_per_candidate=self.cpus_per_candidate,
+            gpus_per_candidate=self.gpus_per_candidate,
+            max_retries=self.ray_retries,
+            max_transfer_mb=self.max_transfer_mb,
+        )
 
     def resolved_replay_path(self) -> Path | None:
         return Path(self.replay_path) if self.replay_path else None

@@ -16,17 +16,13 @@ LLM cache answers requests already made.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eureka_kit import __version__
 from eureka_kit.callbacks import (
     CallbackList,
     CandidateContext,
@@ -37,10 +33,12 @@ from eureka_kit.callbacks import (
     make_ranker,
 )
 from eureka_kit.config import RunConfig
-from eureka_kit.executors import CandidateJob, Executor, make_executor
+from eureka_kit.executors import CandidateJob, CandidateOutcome, Executor, make_executor
 from eureka_kit.feedback.card_check import TrajectoryStore, check_trajectories
 from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
+from eureka_kit.few_shot import first_prompt_blocks
 from eureka_kit.files import UntrustedFileError, read_bounded_json
+from eureka_kit.judge import judge_fitness
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
 from eureka_kit.preferences.ranking import Ranker
 from eureka_kit.prompting import render
@@ -50,68 +48,31 @@ from eureka_kit.reward.check_runner import check_sandboxed
 from eureka_kit.reward.static_checks import check_static
 from eureka_kit.run.notes import take_notes
 from eureka_kit.run.progress import Progress
-from eureka_kit.run.records import CandidateRecord, CandidateStatus, short
+from eureka_kit.run.records import CandidateRecord, CandidateStatus, PreparedCandidate, short
 from eureka_kit.run.store import RunStore, atomic_write_json, atomic_write_text, read_json
+from eureka_kit.run_setup import (
+    MAX_RUN_FILE_BYTES,
+    RunFileError,
+    RunResult,
+    new_run_id,
+    package_versions,
+    read_run_config,
+    run_lock,
+)
 from eureka_kit.sandbox.runner import Limits, configure_sandbox, default_mode, ensure_isolation, sandbox_mode
 from eureka_kit.sandbox.verify import BASIC_MODE_WARNING
+from eureka_kit.schedule.loop_glue import PREPARED_FILE, equivalent_record, halving_plan, make_pruner
+from eureka_kit.schedule.pruning import EquivalencePruner
+from eureka_kit.schedule.rungs import FinalStatus, load_outcome, run_halving_generation
 from eureka_kit.selection import Elite, base_messages, find_elite, next_messages
 from eureka_kit.summary import write_summary
+from eureka_kit.tasks.mjcf import is_mjcf, localize
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.backends import get_backend, resolve_training
 from eureka_kit.training.job import TrainJob
 from eureka_kit.training.runner import default_timeout_s
 
-MAX_RUN_FILE_BYTES = 16_000_000
-
-
-class RunFileError(ValueError):
-    """A run file the loop needs (``config.json``, ``summary.json``) is missing or damaged; the message names it."""
-
-
 EVAL_SEED = 1_000_000
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What a finished (or cleanly stopped) run returns."""
-
-    run_dir: Path
-    best: CandidateRecord | None
-    stopped: str | None
-    summary: dict[str, Any]
-
-    @property
-    def best_program(self) -> Path | None:
-        if self.best is None:
-            return None
-        return self.run_dir / self.best.name / "reward.py"
-
-
-def _package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"eureka-kit": __version__}
-    for pkg in ("torch", "gymnasium", "mujoco", "stable-baselines3", "openai", "numpy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
-def new_run_id(config: RunConfig) -> str:
-    return f"{config.task}__{time.strftime('%Y%m%d-%H%M%S')}__s{config.seed}"
-
-
-@contextmanager
-def _run_lock(store: RunStore) -> Iterator[None]:
-    store.root.mkdir(parents=True, exist_ok=True)
-    with (store.root / ".lock").open("w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RuntimeError(f"run {store.root} is in use by another eureka-kit process") from None
-        yield
 
 
 class Loop:
@@ -141,13 +102,17 @@ class Loop:
             announce=progress.log,
         )
         self._trajectories: TrajectoryStore | None = None
+        self._pruner: EquivalencePruner | None = None
+        self._prunes = config.prune_equivalent and (config.analyzer or config.trajectory_check)  # rollouts stored
         self.backend, self.device = resolve_training(config.backend, self.spec, config.device)
         budget = get_backend(self.backend).budget(self.spec)
         self.steps = config.steps or budget.total_steps
+        self.plan = halving_plan(config, self.backend, self.steps)
         self.n_envs = config.n_envs or budget.n_envs
-        self.executor: Executor = make_executor(config.executor, config.workers)
+        self.executor: Executor = make_executor(config.executor, config.workers, ray=config.ray_options())
         self.callbacks = CallbackList([*default_callbacks(config, self.ranker), *callbacks])
         self.context = RunContext(config, self.spec, store, client, progress.log, self.steps, self.backend)
+        self.examples_text, self.init_text = first_prompt_blocks(config, self.spec, progress.log)
 
     # ----- prompts ---------------------------------------------------------------------------------
     def base_messages(self) -> list[Message]:
@@ -155,7 +120,12 @@ class Loop:
 
     def messages_for(self, generation: int, history: list[CandidateRecord]) -> list[Message]:
         """Generation 0: system + task. Later: also the elite program and its feedback (see :mod:`selection`)."""
-        return next_messages(self.spec, self.store.root, generation, history, ranked=self.ranker is not None)
+        messages = next_messages(self.spec, self.store.root, generation, history, ranked=self.ranker is not None)
+        extra = [t for t in (self.examples_text, self.init_text if generation == 0 else "") if t]
+        if extra:  # few-shot examples (every generation), the user's starting program (generation 0)
+            first = messages[1]  # the task's first user message (selection.base_messages)
+            messages[1] = Message(first.role, "\n\n".join([first.content.rstrip(), *extra]))
+        return messages
 
     def elite(self, history: list[CandidateRecord]) -> Elite | None:
         """Best candidate by trusted fitness over all generations so far (see :func:`selection.find_elite`)."""
@@ -165,7 +135,7 @@ class Loop:
     def _cand_dir(self, r: CandidateRecord) -> Path:
         return self.store.cand_dir(r.generation, r.index)
 
-    def _finish(self, record: CandidateRecord) -> CandidateRecord:
+    def finish(self, record: CandidateRecord) -> CandidateRecord:
         atomic_write_json(self.store.cand_dir(record.generation, record.index) / "candidate.json", record.to_json())
         self.progress.finished(record.name, record.status, record.fitness, record.message)
         return record
@@ -177,19 +147,24 @@ class Loop:
         atomic_write_json(cand / "check.json", report.to_dict())
         return report
 
-    def run_candidate(self, generation: int, index: int, response: str, messages: list[Message]) -> CandidateRecord:
+    def prepare(
+        self, generation: int, index: int, response: str, messages: list[Message], *, reuse: bool = False
+    ) -> PreparedCandidate | CandidateRecord:
+        """Extract, check (with repairs), CARD's check and the equivalence check: ready to train, or its record.
+
+        ``reuse``: a candidate prepared before a crash (``prepared.json``) is not checked again (halving's resume).
+        """
         name = f"gen_{generation:03d}/cand_{index:02d}"
         cand = self.store.cand_dir(generation, index)
+        if reuse and (cand / PREPARED_FILE).is_file():
+            return PreparedCandidate.from_json(read_json(cand / PREPARED_FILE))
         if cand.exists():  # an unfinished attempt from before a crash: start the candidate over
             shutil.rmtree(cand)
         cand.mkdir(parents=True)
         atomic_write_text(cand / "response.md", response)
 
-        def fail(
-            status: CandidateStatus, message: str, repairs: int = 0, train_wall_s: float | None = None
-        ) -> CandidateRecord:
-            rec = CandidateRecord(generation, index, status, short(message), repairs=repairs, train_wall_s=train_wall_s)
-            return self._finish(rec)
+        def fail(status: CandidateStatus, message: str, repairs: int = 0) -> CandidateRecord:
+            return self.finish(CandidateRecord(generation, index, status, short(message), repairs=repairs))
 
         # extract + check, with repair rounds: the model sees its own program and the critic's findings
         self.progress.stage(name, "checking")
@@ -217,21 +192,27 @@ class Loop:
             if tcheck.status in ("fail", "error") and self.config.skip_on_trajectory_check:
                 return fail("trajectory_rejected", tcheck.message, repairs)
 
-        # train in the sandboxed child, then the trusted evaluation (weights only, fitness computed there)
-        self.progress.stage(name, "training")
-        job = CandidateJob(
+        # equal to an earlier trained program up to scale, shift or shaping? then reuse its result
+        rec = equivalent_record(self._pruner, source, cand, generation, index, report.components, repairs)
+        if rec is not None:
+            return self.finish(rec)
+        prepared = PreparedCandidate(generation, index, report.components, repairs, checked.message)
+        atomic_write_json(cand / PREPARED_FILE, prepared.to_json())
+        return prepared
+
+    def candidate_job(
+        self, p: PreparedCandidate, steps: int, resume_from: Path | None = None, checkpoint_to: Path | None = None
+    ) -> CandidateJob:
+        """The job that trains ``p`` to ``steps`` env-steps in all (from a checkpoint of its own, if given)."""
+        cand = self.store.cand_dir(p.generation, p.index)
+        train = TrainJob(
+            task_id=self.spec.id, reward_kind="program", reward_path=cand / "reward.py", total_steps=steps,
+            n_envs=self.n_envs, seed=self.config.seed, backend=self.backend, device=self.device,
+            fitness=self.config.fitness, resume_from=resume_from, checkpoint_to=checkpoint_to,
+        )  # fmt: skip
+        return CandidateJob(
             spec=self.spec,
-            train=TrainJob(
-                task_id=self.spec.id,
-                reward_kind="program",
-                reward_path=cand / "reward.py",
-                total_steps=self.steps,
-                n_envs=self.n_envs,
-                seed=self.config.seed,
-                backend=self.backend,
-                device=self.device,
-                fitness=self.config.fitness,
-            ),
+            train=train,
             out_dir=cand,
             limits=Limits(
                 wall_s=self.config.candidate_timeout_s or default_timeout_s(self.steps),
@@ -241,29 +222,50 @@ class Loop:
             eval_seed=EVAL_SEED,
             rollouts_path=cand / ROLLOUTS_FILE if self.config.analyzer or self.config.trajectory_check else None,
         )
-        outcome = self.executor.run(job)
+
+    def finish_trained(
+        self,
+        p: PreparedCandidate,
+        outcome: CandidateOutcome | None,
+        *,
+        status: FinalStatus = "ok",
+        message: str | None = None,
+        env_steps: int | None = None,
+        rungs: int | None = None,
+    ) -> CandidateRecord:
+        """The record of a trained candidate (feedback callbacks first); ``None`` outcome: rebuilt from its files."""
+        cand = self.store.cand_dir(p.generation, p.index)
+        outcome = outcome if outcome is not None else load_outcome(cand)
+        common: dict[str, Any] = {"repairs": p.repairs, "env_steps": env_steps, "rungs": rungs}
+        if outcome is None:
+            return self.finish(CandidateRecord(p.generation, p.index, "eval_error", "no evaluation found", **common))
         train, evaluation = outcome.train, outcome.evaluation
+        common["train_wall_s"] = train.wall_s
         if train.status != "ok" or evaluation is None:
-            return fail(train.status, train.message, repairs, train.wall_s)
+            return self.finish(CandidateRecord(p.generation, p.index, train.status, short(train.message), **common))
         atomic_write_json(cand / "eval.json", evaluation.to_json())
         if evaluation.status != "ok":
-            return fail("eval_error", evaluation.message, repairs, train.wall_s)
-        self.callbacks.on_candidate_evaluated(CandidateContext(self.context, name, cand, source, train, evaluation))
-        return self._finish(
-            CandidateRecord(
-                generation,
-                index,
-                "ok",
-                checked.message,  # the normalizations applied, if any
-                fitness=evaluation.fitness,
-                fitness_std=evaluation.fitness_std,
-                components=report.components,
-                repairs=repairs,
-                train_wall_s=train.wall_s,
-                env_steps_per_s=train.env_steps_per_s,
-                backend=self.backend,
+            return self.finish(
+                CandidateRecord(p.generation, p.index, "eval_error", short(evaluation.message), **common)
             )
-        )
+        source = (cand / "reward.py").read_text()
+        self.callbacks.on_candidate_evaluated(CandidateContext(self.context, p.name, cand, source, train, evaluation))
+        rec = CandidateRecord(
+            p.generation, p.index, status, message if message is not None else p.note,  # p.note: normalizations
+            fitness=evaluation.fitness, fitness_std=evaluation.fitness_std, components=p.components,
+            env_steps_per_s=train.env_steps_per_s, backend=self.backend, **common,
+        )  # fmt: skip
+        return self.finish(rec)
+
+    def run_candidate(self, generation: int, index: int, response: str, messages: list[Message]) -> CandidateRecord:
+        """One candidate under the full schedule: prepare, train the whole budget, evaluate, record."""
+        p = self.prepare(generation, index, response, messages)
+        if isinstance(p, CandidateRecord):
+            return p
+        self.progress.stage(p.name, "training")  # train in the sandboxed child, then the trusted evaluation
+        outcome = self.executor.run(self.candidate_job(p, self.steps))
+        used = outcome.train.stats.total_steps if outcome.train.stats is not None else self.steps
+        return self.finish_trained(p, outcome, env_steps=used if outcome.train.status == "ok" else None)
 
     # ----- generations ------------------------------------------------------------------------------
     def _load_record(self, generation: int, index: int) -> CandidateRecord | None:
@@ -298,10 +300,20 @@ class Loop:
         completions = self.client.sample(messages, n=k, params=self.params, request_id=f"gen_{generation:03d}/{kind}")
         self._report_usage()
         todo = [i for i in range(k) if i not in done]
-        if self.config.trajectory_check and generation > 0:  # earlier generations only: deterministic on resume
-            self._trajectories = trajectory_store(self.spec, self.store.root, history)
+        if generation > 0 and (self.config.trajectory_check or self._prunes):  # earlier generations: same on resume
+            store = trajectory_store(self.spec, self.store.root, history)
+            self._trajectories = store if self.config.trajectory_check else None
+            self._pruner = (
+                make_pruner(self.config, self.spec, self.store.root, generation, store, history)
+                if self._prunes
+                else None
+            )
         for i in todo:
             self.progress.stage(f"gen_{generation:03d}/cand_{i:02d}", "queued")
+        if self.plan is not None:
+            records = run_halving_generation(self, self.plan, generation, done, [c.text for c in completions], messages)
+            self._after_generation(generation, records)
+            return records
         with ThreadPoolExecutor(max_workers=self.executor.workers, thread_name_prefix="cand") as pool:
             futures = {i: pool.submit(self.run_candidate, generation, i, completions[i].text, messages) for i in todo}
             for i, fut in futures.items():
@@ -332,7 +344,7 @@ class Loop:
                 ) from None
         history: list[CandidateRecord] = []
         stopped: str | None = None
-        with _run_lock(self.store):
+        with run_lock(self.store):
             self.progress.log(f"training backend: {self.backend} on {self.device}; executor: {self.executor.name}")
             self.callbacks.on_run_start(self.context)
             try:
@@ -391,21 +403,28 @@ def start_run(
     if store.root.exists():
         raise FileExistsError(f"run folder {store.root} already exists")
     store.root.mkdir(parents=True)
+    try:
+        if is_mjcf(config.task):  # children rebuild the task from the run's own compiled copy of the model
+            config = dataclasses.replace(config, task=localize(config.task, store.root / "model"))
+        if config.judge == "llm":  # the LLM proposes the fitness expression; the run uses it only once accepted
+            config = _judged(config, store)
+    except BaseException:  # a failed start leaves nothing
+        shutil.rmtree(store.root, ignore_errors=True)
+        raise
     atomic_write_json(
-        store.config_path, {"config": config.to_json(), "versions": _package_versions(), "run_id": store.run_id}
+        store.config_path, {"config": config.to_json(), "versions": package_versions(), "run_id": store.run_id}
     )
     return _run(config, store, progress, callbacks, fresh=True)
 
 
-def read_run_config(store: RunStore) -> RunConfig:
-    """The config of an existing run; a missing, truncated or binary ``config.json`` is a clear error naming it."""
-    try:
-        data = read_bounded_json(store.config_path, MAX_RUN_FILE_BYTES)
-        return RunConfig.from_json(data["config"])
-    except UntrustedFileError as e:
-        raise RunFileError(f"cannot resume: {e}") from None
-    except (KeyError, TypeError, ValueError) as e:
-        raise RunFileError(f"cannot resume: {store.config_path} does not hold a valid run config ({e})") from None
+def _judged(config: RunConfig, store: RunStore) -> RunConfig:
+    """The config with the LLM judge's accepted expression as its fitness (:mod:`eureka_kit.judge`)."""
+    if config.fitness is not None:
+        raise ValueError("give --fitness EXPR or --judge llm (which proposes one), not both")
+    expression = judge_fitness(
+        _make_client(config, store), config.task_spec(), config.goal or "", store.root, yes=config.yes
+    )
+    return dataclasses.replace(config, fitness=expression)
 
 
 def resume_run(run_dir: Path, progress: Progress | None = None, callbacks: Sequence[LoopCallback] = ()) -> RunResult:

@@ -31,6 +31,11 @@ TEMPLATES = (
     "critique",
     "analyzer_summary",
     "human_note",
+    "schedule_notes",
+    "examples",
+    "init_reward",
+    "preference_history",
+    "judge",
 )
 
 

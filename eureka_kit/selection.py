@@ -2,9 +2,11 @@
 
 Generation 0 sees the system prompt and the task. Later generations see, in
 order of precedence: the ranking of the previous generation (ICPL: best and
-worst programs with the person's comments, no fitness values) when a ranker
-is on; else the elite program and its reflection and critique (Eureka); else,
-when nothing has worked yet, one failed program and its error (Eureka's
+worst programs with the person's comments, no fitness values, after the
+history of the chosen programs and the last one's training statistics,
+:mod:`eureka_kit.preferences.history`) when a ranker is on; else the elite
+program and its reflection and critique (Eureka); else, when nothing has
+worked yet, one failed program and its error (Eureka's
 execution-error feedback). Failures of the previous generation are listed too.
 """
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eureka_kit.llm import Message
+from eureka_kit.preferences.history import history_prompt
 from eureka_kit.preferences.ranking import load_ranking
 from eureka_kit.preferences.steer import preference_prompt
 from eureka_kit.prompting import initial_prompt, render, system_prompt
@@ -22,6 +25,9 @@ from eureka_kit.run.records import CandidateRecord, short
 from eureka_kit.tasks.spec import TaskSpec
 
 PROMPT_FAILURE_CHARS = 400
+PROMPT_STOPPED_FEEDBACK_CHARS = 1200
+NOT_FAILURES = ("ok", "stopped_early", "equivalent")
+"""Statuses that are not failures: stopped early (successive halving) and equivalent programs get notes of their own."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,45 @@ def base_messages(spec: TaskSpec) -> list[Message]:
 def next_messages(
     spec: TaskSpec, run_dir: Path, generation: int, history: list[CandidateRecord], *, ranked: bool
 ) -> list[Message]:
-    """The messages of ``generation``'s request (see the module docstring); ``ranked``: a ranker is on."""
+    """The messages of ``generation``'s request (see the module docstring); ``ranked``: a ranker is on.
+
+    Candidates of the previous generation stopped early by successive halving (with their feedback) and programs
+    found equivalent to earlier ones are noted at the end of the last message.
+    """
+    messages = _next_messages(spec, run_dir, generation, history, ranked=ranked)
+    notes = schedule_notes(run_dir, generation, history)
+    if notes and messages[-1].role == "user":
+        last = messages[-1]
+        messages[-1] = Message(last.role, f"{last.content.rstrip()}\n\n{notes}")
+    return messages
+
+
+def schedule_notes(run_dir: Path, generation: int, history: list[CandidateRecord]) -> str:
+    """The ``schedule_notes`` text for the previous generation's stopped and equivalent candidates ("" if none)."""
+    last = [r for r in history if r.generation == generation - 1]
+    stopped = [
+        {"index": r.index, "message": r.message, "reflection": _feedback(run_dir / r.name / "feedback.md")}
+        for r in last
+        if r.status == "stopped_early"
+    ]
+    equivalent = [{"index": r.index, "message": r.message} for r in last if r.status == "equivalent"]
+    if generation == 0 or not (stopped or equivalent):
+        return ""
+    return render("schedule_notes", stopped=stopped, equivalent=equivalent, generation=generation - 1).strip()
+
+
+def _feedback(path: Path) -> str:
+    if not path.is_file():
+        return ""
+    text = path.read_text().strip()
+    if len(text) <= PROMPT_STOPPED_FEEDBACK_CHARS:
+        return text
+    return text[:PROMPT_STOPPED_FEEDBACK_CHARS].rstrip() + "\n[...]"
+
+
+def _next_messages(
+    spec: TaskSpec, run_dir: Path, generation: int, history: list[CandidateRecord], *, ranked: bool
+) -> list[Message]:
     messages = base_messages(spec)
     if generation == 0:
         return messages
@@ -78,11 +122,12 @@ def next_messages(
     failures = [
         {"index": r.index, "status": r.status, "message": short(r.message, PROMPT_FAILURE_CHARS)}
         for r in last
-        if r.status != "ok"
+        if r.status not in NOT_FAILURES
     ]
     ranking = load_ranking(run_dir, generation - 1) if ranked else None
     if ranking is not None:  # ICPL: the LLM sees the ranking (best and worst programs), not fitness values
-        text = preference_prompt(run_dir, ranking)
+        changes = history_prompt(run_dir, generation - 1)  # ICPL: how the chosen program changed, its statistics
+        text = (f"{changes.rstrip()}\n\n" if changes else "") + preference_prompt(run_dir, ranking)
         if failures:
             text += "\n" + render("failures", failures=failures, generation=generation - 1)
         messages.append(Message("user", text))

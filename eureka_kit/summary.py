@@ -59,8 +59,11 @@ def write_summary(
                 "best_fitness": max(fits) if fits else None,
                 "mean_fitness": sum(fits) / len(fits) if fits else None,
                 "llm": llm_usage(calls, prefix=f"gen_{g:03d}/"),
+                "env_steps": sum(r.env_steps or 0 for r in history if r.generation == g),
                 "candidates": [
-                    {"index": r.index, "status": r.status, "fitness": r.fitness} for r in history if r.generation == g
+                    {"index": r.index, "status": r.status, "fitness": r.fitness, "env_steps": r.env_steps}
+                    for r in history
+                    if r.generation == g
                 ],
             }
         )
@@ -91,6 +94,7 @@ def write_summary(
         },
         "fitness_per_generation": per_gen,
         "status_counts": dict(Counter(r.status for r in history)),
+        "env_steps": sum(r.env_steps or 0 for r in history),
         "trajectory_check": {
             "checked": sum(checks.values()),
             **{k: checks.get(k, 0) for k in ("pass", "fail", "skipped", "error")},

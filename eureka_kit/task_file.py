@@ -5,6 +5,8 @@
     # mytask.toml
     env = "Ant-v5"                 # any gymnasium MuJoCo env (state derived from its model) ...
     # task = "Ant-Run-v1"          # ... or a registered task to start from (its richer state and defaults)
+    # mjcf = "robot.xml"           # ... or a bare MuJoCo model, relative to this file (episode_steps = 1000,
+    #                              #     frame_skip = 5 may follow it)
     goal = "walk backwards keeping the torso level"
     fitness = "mean(-root_lin_vel_x * (root_up_z > 0.9))"   # or leave it out and rank with --human
 
@@ -30,7 +32,7 @@ from typing import Any
 from eureka_kit.files import read_bounded_text
 
 MAX_TASK_FILE_BYTES = 100_000
-TOP_FIELDS = ("env", "task", "goal", "fitness", "train")
+TOP_FIELDS = ("env", "task", "mjcf", "episode_steps", "frame_skip", "goal", "fitness", "train")
 TRAIN_FIELDS = ("steps", "n_envs", "backend")
 
 
@@ -58,7 +60,7 @@ class TaskFile:
     @property
     def needs_a_person(self) -> bool:
         """No fitness: the task's own is replaced by the goal, or it has none (``env``): a run needs ``--human``."""
-        return self.fitness is None and (self.goal is not None or self.task_id.startswith("gym:"))
+        return self.fitness is None and (self.goal is not None or self.task_id.startswith(("gym:", "mjcf:")))
 
     def config_values(self) -> dict[str, Any]:
         """The :class:`~eureka_kit.config.RunConfig` fields this file sets."""
@@ -80,7 +82,7 @@ def load_task_file(path: Path) -> TaskFile:
     for key in data:
         if key not in TOP_FIELDS:
             errors.append(f"{key}: unknown field; the fields are {', '.join(TOP_FIELDS)}")
-    task_id = _task_id(data, errors)
+    task_id = _task_id(data, path, errors)
     goal = _text(data, "goal", errors)
     fitness = _text(data, "fitness", errors)
     train = data.get("train", {})
@@ -102,16 +104,38 @@ def load_task_file(path: Path) -> TaskFile:
     return TaskFile(path, task_id, goal, fitness, steps, n_envs, backend)
 
 
-def _task_id(data: Mapping[str, Any], errors: list[str]) -> str | None:
-    env, task = data.get("env"), data.get("task")
-    if (env is None) == (task is None):
-        errors.append("env / task: give exactly one: env (a gymnasium MuJoCo env id) or task (a registered task id)")
+def _task_id(data: Mapping[str, Any], path: Path, errors: list[str]) -> str | None:
+    given = [k for k in ("env", "task", "mjcf") if data.get(k) is not None]
+    episode = {k: data[k] for k in ("episode_steps", "frame_skip") if data.get(k) is not None}
+    if episode and given != ["mjcf"]:
+        errors.append(f"{', '.join(episode)}: set up an mjcf model only (other tasks have their own episodes)")
+    if len(given) != 1:
+        errors.append(
+            "env / task / mjcf: give exactly one: env (a gymnasium MuJoCo env id), task (a registered task id) or "
+            "mjcf (a MuJoCo model file, relative to the task file)"
+        )
         return None
-    value = env if env is not None else task
+    key = given[0]
+    value = data[key]
     if not isinstance(value, str) or not value.strip():
-        errors.append(f"{'env' if env is not None else 'task'}: must be a non-empty string, got {value!r}")
+        errors.append(f"{key}: must be a non-empty string, got {value!r}")
         return None
-    return f"gym:{value.strip()}" if env is not None else value.strip()
+    if key == "env":
+        return f"gym:{value.strip()}"
+    if key == "task":
+        return value.strip()
+    from eureka_kit.tasks.mjcf import MjcfModelError, mjcf_task_id
+
+    bad = [k for k, v in episode.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+    for k in bad:
+        errors.append(f"{k}: must be a whole number >= 1, got {episode[k]!r}")
+    if bad:
+        return None
+    try:
+        return mjcf_task_id(path.parent / value.strip(), **episode)
+    except MjcfModelError as e:
+        errors.append(f"mjcf: {e}")
+        return None
 
 
 def _text(data: Mapping[str, Any], key: str, errors: list[str]) -> str | None:
@@ -152,7 +176,7 @@ def _check_task(task_id: str, fitness: str | None, errors: list[str]) -> None:
     from eureka_kit.tasks.fitness_expr import FitnessExprError, parse_fitness
     from eureka_kit.tasks.registry import UnknownTaskError, get_task
 
-    field = "env" if task_id.startswith("gym:") else "task"
+    field = "env" if task_id.startswith("gym:") else "mjcf" if task_id.startswith("mjcf:") else "task"
     try:
         spec = get_task(task_id)
     except (UnknownTaskError, ValueError) as e:

@@ -10,5 +10,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # constraints.txt pins torch==2.13.0: pip takes the CPU build that lies on disk instead of a multi-GB CUDA build.
-.venv/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+# .[ray]: the Ray executor's tests run in CI (a local Ray instance with 2 CPUs).
+.venv/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
 echo "eureka-kit installed in .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

@@ -137,9 +137,15 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(venv, its site-packages): the fresh venv with the wheel, shared by the tests of the installed tool."""
+    return _fresh_venv(tmp_path_factory.mktemp("installed"), wheel)
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="the venv layout and the sandbox are checked on Linux")
-def test_installed_wheel_works_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
-    venv, site = _fresh_venv(tmp_path, wheel)
+def test_installed_wheel_works_outside_the_checkout(installed: tuple[Path, Path], tmp_path: Path) -> None:
+    venv, site = installed
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = _clean_env()
@@ -192,3 +198,67 @@ def test_installed_wheel_works_outside_the_checkout(wheel: Path, tmp_path: Path)
     assert summary["best"]["candidate"] == "gen_000/cand_00"
     assert json.loads((run_dir / "config.json").read_text())["config"]["sandbox"] == sandbox
     assert not (ROOT / "runs" / run_dir.name).exists(), "the run landed in the checkout"
+
+
+PACK = ROOT / "tests" / "data" / "taskpack"
+PACK_PROGRAM = """```python
+import torch
+
+
+def compute_reward(cos_angle: torch.Tensor, angular_velocity: torch.Tensor, action: torch.Tensor):
+    upright = cos_angle
+    calm = -0.1 * torch.square(angular_velocity)
+    return upright + calm, {"upright": upright, "calm": calm}
+```
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the venv layout and the sandbox are checked on Linux")
+def test_a_third_party_task_pack_is_found_and_trains_in_the_sandbox(
+    installed: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """tests/data/taskpack (an entry point in the eureka_kit.tasks group), installed next to the wheel."""
+    venv, site = installed
+    src, dist = tmp_path / "pack", tmp_path / "dist"
+    # built from a copy, since setuptools writes build/ and *.egg-info next to the sources (never in the checkout)
+    shutil.copytree(PACK, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert build.returncode == 0, f"{build.stdout}\n{build.stderr}"
+    (pack,) = dist.glob("eureka_test_pack-*.whl")
+    py = venv / "bin" / "python"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(pack)], check=True
+    )
+    assert (site / "eureka_test_pack" / "tasks.py").is_file()
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = _clean_env()
+    eureka = str(venv / "bin" / "eureka-kit")
+    tasks = subprocess.run([eureka, "tasks"], cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    assert tasks.returncode == 0, tasks.stderr
+    assert "PackPendulum-Upright-v1" in tasks.stdout and "HalfCheetah-Run-v1" in tasks.stdout
+    replay = tmp_path / "replay.jsonl"
+    replay.write_text(json.dumps({"key": "*", "text": PACK_PROGRAM}) + "\n")
+    sandbox = "strict" if shutil.which("bwrap") else "basic"
+    # fmt: off
+    tiny = subprocess.run(
+        [
+            eureka, "run", "PackPendulum-Upright-v1", "--llm", "replay", "--replay-path", str(replay),
+            "--samples", "1", "--generations", "1", "--steps", "256", "--n-envs", "1", "--eval-episodes", "1",
+            "--workers", "1", "--repair-rounds", "0", "--no-videos", "--no-analyzer", "--no-trajectory-check",
+            "--sandbox", sandbox, "--runs-dir", "runs",
+        ],
+        cwd=work, env=env, capture_output=True, text=True, timeout=300,
+    )
+    # fmt: on
+    assert tiny.returncode == 0, f"{tiny.stdout}\n{tiny.stderr}"
+    (run_dir,) = (work / "runs").iterdir()
+    record = json.loads((run_dir / "gen_000" / "cand_00" / "candidate.json").read_text())
+    assert record["status"] == "ok", f"the pack's task did not train in the sandbox: {record}"
+    assert json.loads((run_dir / "config.json").read_text())["config"]["sandbox"] == sandbox

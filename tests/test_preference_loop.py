@@ -45,18 +45,56 @@ def compute_reward(torso_angle: torch.Tensor, action: torch.Tensor):
 """
 
 
+FASTER = """Reward speed more, and an upright torso.
+
+```python
+import torch
+
+
+def compute_reward(x_velocity: torch.Tensor, torso_angle: torch.Tensor, action: torch.Tensor):
+    forward = 3.0 * x_velocity
+    upright = 0.1 * torch.exp(-(torso_angle**2))
+    ctrl = -0.1 * (action**2).sum(dim=-1)
+    return forward + upright + ctrl, {"forward": forward, "upright": upright, "ctrl": ctrl}
+```
+"""
+
+
+LEVEL = """Reward staying level, with a control cost.
+
+```python
+import torch
+
+
+def compute_reward(torso_angle: torch.Tensor, action: torch.Tensor):
+    level = torch.exp(-(torso_angle**2))
+    ctrl = -0.05 * (action**2).sum(dim=-1)
+    return level + ctrl, {"level": level, "ctrl": ctrl}
+```
+"""
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     tmp = tmp_path_factory.mktemp("pref")
-    replay = write_replay(tmp / "replay.jsonl", [(k, t) for k in ("initial", "reflection") for t in (FAST, STILL)])
+    # generation 1 answers other programs than generation 0, so the chosen program changes whichever is ranked best
+    answers = [("initial", FAST), ("initial", STILL), ("gen_001/reflection", FASTER), ("gen_001/reflection", LEVEL)]
+    replay = write_replay(tmp / "replay.jsonl", [*answers, ("gen_002/reflection", FAST), ("gen_002/reflection", STILL)])
     return run_tiny(
-        tmp / "runs", replay, samples=2, analyzer=False, trajectory_check=False, videos=True, ranker="synthetic"
+        tmp / "runs",
+        replay,
+        samples=2,
+        generations=3,
+        analyzer=False,
+        trajectory_check=False,
+        videos=True,
+        ranker="synthetic",
     )
 
 
 def test_every_successful_candidate_has_a_video(run: RunResult) -> None:
     videos = sorted(run.run_dir.glob("gen_*/cand_*/rollout.mp4"))
-    assert len(videos) == 4
+    assert len(videos) == 6
     for v in videos:
         head = v.read_bytes()[:64]
         assert b"ftyp" in head, f"{v} is not an mp4"
@@ -75,7 +113,32 @@ def test_synthetic_ranking_is_stored_and_steers_the_next_prompt(run: RunResult) 
     assert best_source.splitlines()[-1].strip() in last
     assert "Evaluated on" not in last, "ICPL: the LLM sees rankings, not fitness values"
     summary = read_json(run.run_dir / "summary.json")
-    assert [r["generation"] for r in summary["rankings"]] == [0, 1]
+    assert [r["generation"] for r in summary["rankings"]] == [0, 1, 2]
+
+
+def test_generation_2_prompt_holds_the_history_of_chosen_programs(run: RunResult) -> None:
+    """ICPL: how the chosen program changed across generations, and the chosen one's training statistics."""
+    chosen = [Ranking.from_json(read_json(run.run_dir / f"gen_{g:03d}" / "ranking.json")).best for g in (0, 1)]
+    last = read_json(run.run_dir / "gen_002" / "prompt.json")[-1]["content"]
+    assert f"- generation 0, {chosen[0]}: first chosen program; components:" in last
+    assert f"- generation 1, {chosen[1]}: " in last
+    assert "```diff" in last  # generation 1's programs all differ from generation 0's
+    source = (run.run_dir / "gen_001" / chosen[1] / "reward.py").read_text()
+    assert any(f"+{line}" in last for line in source.splitlines() if "=" in line)
+    assert f"the chosen reward function of generation 1 ({chosen[1]})" in last
+    assert "- total reward" in last and "- fitness" not in last  # reflection numbers, no fitness values
+    assert last.index("How the chosen reward function") < last.index("BEST policy")
+    first_history = read_json(run.run_dir / "gen_001" / "prompt.json")[-1]["content"]
+    assert "- generation 1," not in first_history and "- generation 0," in first_history
+
+
+def test_the_history_is_bounded() -> None:
+    from eureka_kit.preferences.history import MAX_DIFF_LINES, _diff
+
+    old = "\n".join(f"a{i} = {i}" for i in range(40))
+    new = "\n".join(f"a{i} = {i + 1}" for i in range(40))
+    lines = _diff(old, new)
+    assert len(lines) == MAX_DIFF_LINES + 1 and lines[-1] == f"... ({80 - MAX_DIFF_LINES} more changed lines)"
 
 
 def test_human_comments_reach_the_next_prompt(run: RunResult) -> None:

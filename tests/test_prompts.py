@@ -11,7 +11,10 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from eureka_kit.feedback.reflection import render_reflection
+from eureka_kit.feedback.reflection import make_series, render_reflection
+from eureka_kit.few_shot import load_examples, rank
+from eureka_kit.preferences.history import ChosenChange
+from eureka_kit.preferences.ranking import Ranking
 from eureka_kit.prompting import TEMPLATES, arg_shapes, example_for, render, signature, state_table
 from eureka_kit.run.notes import Note as _Note
 from eureka_kit.tasks.registry import list_tasks
@@ -19,6 +22,7 @@ from eureka_kit.tasks.spec import TaskSpec
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 TASKS = list_tasks()
+LIBRARY = load_examples(TASKS[0])
 
 EXAMPLE_SOURCE = (
     "import torch\n\ndef compute_reward(action):\n    c = -action.pow(2).sum(-1)\n    return c, {'ctrl': c}\n"
@@ -109,6 +113,36 @@ def contexts(spec: TaskSpec) -> dict[str, dict[str, object]]:
             "omitted": 3,
         },
         "human_note": {"notes": [_Note(0, 0.0, "the hopper should land softly"), _Note(1, 1.0, "less flailing")]},
+        "schedule_notes": {
+            "generation": 1,
+            "stopped": [
+                {
+                    "index": 2,
+                    "message": "stopped early at rung 1 of 3 (fitness 0.12 vs kept 0.87, after 2,000 of 18,000 steps)",
+                    "reflection": "forward: 0.1 0.2 0.2\nfitness: 0.05 0.12",
+                }
+            ],
+            "equivalent": [
+                {
+                    "index": 3,
+                    "message": "this reward equals candidate gen_000/cand_01 up to scale/shift/shaping",
+                }
+            ],
+        },
+        "examples": {"examples": rank(spec, LIBRARY) or LIBRARY[:1]},
+        "init_reward": {"file_name": "my_reward.py", "program": EXAMPLE_SOURCE},
+        "judge": {"task": spec, "state_table": state_table(spec)},
+        "preference_history": {
+            "history": [
+                ChosenChange(0, "cand_02", "moves smoothly", "first chosen program; components: ctrl", ()),
+                ChosenChange(1, "cand_00", "", "added speed; 2 changed line(s)", ("-    c = 1", "+    c = 2")),
+            ],
+            "omitted": 1,
+            "reflection": [make_series("ctrl", [-1.0, -0.5, -0.25]), make_series("episode length", [10, 20, 40])],
+            "steps": 1000,
+            "n_points": 3,
+            "chosen": Ranking(1, "synthetic", ("cand_00", "cand_01"), "cand_00", "cand_01"),
+        },
         "analyzer_summary": {
             "task": spec,
             "episodes": 5,

@@ -75,7 +75,7 @@ epochs = 3
     errors = "\n".join(e.value.errors)
     for expected in (
         "speed: unknown field",
-        "env / task: give exactly one",
+        "env / task / mjcf: give exactly one",
         "goal: must be a non-empty string, got 3",
         "train.steps: must be a whole number >= 1, got -5",
         "train.n_envs: must be a whole number >= 1, got True",

@@ -22,8 +22,10 @@ TINY: dict[str, object] = {
     "llm": "replay",
     "videos": False,
     "backend": "sb3",
+    "prune_equivalent": False,
 }
-"""Tiny budgets: 256 training steps, 1 evaluation episode, no videos (tests switch on what they exercise).
+"""Tiny budgets: 256 training steps, 1 evaluation episode, no videos, no equivalent-reward pruning (the loop tests
+replay the same programs in several generations; tests switch on what they exercise).
 
 The loop tests train with ``sb3``: the loop's logic is the same on every backend, and a batched child's start
 (rsl-rl's imports) costs seconds per candidate; tests/test_batched_backend.py covers the batched backends."""

@@ -16,6 +16,9 @@ CandidateStatus = Literal[
     "killed",
     "eval_error",
     "trajectory_rejected",
+    "stopped_early",
+    "equivalent",
+    "executor_error",
 ]
 STATUSES: tuple[str, ...] = get_args(CandidateStatus)
 
@@ -28,6 +31,35 @@ def short(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     if len(message) <= limit:
         return message
     return "[...]\n" + message[-(limit - 6) :]
+
+
+@dataclass(frozen=True)
+class PreparedCandidate:
+    """A candidate whose program passed the checks and is ready to train (``prepared.json`` in its folder)."""
+
+    generation: int
+    index: int
+    components: tuple[str, ...]
+    repairs: int
+    note: str
+    """The critic's note (normalizations applied), kept as the record's message when it trains fine."""
+
+    @property
+    def name(self) -> str:
+        return f"gen_{self.generation:03d}/cand_{self.index:02d}"
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PreparedCandidate:
+        return cls(
+            generation=int(data["generation"]),
+            index=int(data["index"]),
+            components=tuple(str(c) for c in data.get("components", ())),
+            repairs=int(data.get("repairs", 0)),
+            note=str(data.get("note", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -46,6 +78,12 @@ class CandidateRecord:
     env_steps_per_s: float | None = None
     backend: str | None = None
     """The training backend that trained it (``sb3``, ``cpu``, ``gpu``); ``None`` when it was never trained."""
+    env_steps: int | None = None
+    """Env-steps its training used in all (every rung of successive halving; 0 when it was not trained)."""
+    rungs: int | None = None
+    """Rungs of successive halving it finished (``--schedule halving``); ``None`` under the full schedule."""
+    equivalent_to: str | None = None
+    """Status ``equivalent``: the earlier candidate (``gen_001/cand_03``) whose trained result it reuses."""
 
     @property
     def name(self) -> str:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Literal
 
 from eureka_kit.sandbox.view import ancestor_dirs, view_paths
+from eureka_kit.tasks.model_files import exposed
 
 UidStrategy = Literal["setuid", "user_namespace", "none"]
 """How a strict child loses its privileges: a fresh uid (eureka-kit runs as root) or a user namespace (it does not)."""
@@ -180,6 +181,10 @@ def bwrap_argv(
         args += ["--bind", str(p), str(p)]
     for p in protect:
         args += ["--ro-bind", str(p), str(p)]
+    for p in exposed():  # a task's model file (mjcf: tasks), this one file only
+        if cwd not in p.parents:
+            args += ancestor_dirs(p, have)
+            args += ["--ro-bind", str(p), str(p)]
     if gpu:
         args += gpu_binds()
     for host, inside in extra_ro_binds:

@@ -38,6 +38,7 @@ import numpy as np
 from eureka_kit.tasks.spec import (
     FREE_FORM_TAG,
     State,
+    StateExtractor,
     StateVar,
     TaskSpec,
     TrainDefaults,
@@ -198,8 +199,16 @@ def _extractor(layout: _Layout, names: frozenset[str]) -> Any:
     return extract
 
 
-def _env_reward(state: Mapping[str, np.ndarray]) -> np.ndarray:
+def env_reward(state: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The baseline reward of a derived task: the env's own reward, read from the state (batched)."""
     return np.asarray(state["env_reward"], dtype=np.float64)
+
+
+def model_state(model: Any, nu: int) -> tuple[tuple[StateVar, ...], StateExtractor]:
+    """The derived state variables of a MuJoCo model and their extractor (``gym:`` and ``mjcf:`` tasks alike)."""
+    layout = _layout(model)
+    state = _state_vars(layout, nu)
+    return state, _extractor(layout, frozenset(v.name for v in state if v.name != "action"))
 
 
 def is_derived(task_id: str) -> bool:
@@ -227,12 +236,11 @@ def derive_task(task_id: str) -> TaskSpec:
             raise NotAMujocoEnvError(f"{env_id!r} is not simulated by MuJoCo (its env has no MjModel)")
         if not isinstance(env.action_space, gym.spaces.Box):
             raise NotAMujocoEnvError(f"{env_id!r} has a {type(env.action_space).__name__} action space; need a Box")
-        layout = _layout(inner.model)
         nu = int(np.prod(env.action_space.shape))
+        state, extract = model_state(inner.model, nu)
         max_steps = env.spec.max_episode_steps if env.spec is not None and env.spec.max_episode_steps else 1000
     finally:
         env.close()
-    state = _state_vars(layout, nu)
     return TaskSpec(
         id=task_id,
         env_id=env_id,
@@ -243,9 +251,9 @@ def derive_task(task_id: str) -> TaskSpec:
             f"the root body, in world-frame SI units."
         ),
         state=state,
-        extract=_extractor(layout, frozenset(v.name for v in state if v.name != "action")),
+        extract=extract,
         fitness=no_fitness("no ground-truth measure: give one with --fitness EXPR, or rank the policies with --human"),
-        baseline_reward=_env_reward,
+        baseline_reward=env_reward,
         train=TrainDefaults(algo="PPO", total_steps=1_000_000, n_envs=1, normalize_obs=True),
         max_episode_steps=int(max_steps),
         tags=("derived", FREE_FORM_TAG),

@@ -36,7 +36,8 @@ class UnknownTaskError(KeyError):
         hint = f" Did you mean {close[0]!r}?" if close else ""
         msg = (
             f"Unknown task {task_id!r}.{hint} Valid tasks: {', '.join(valid) or '(none registered)'}; "
-            "or gym:<ENV_ID> for any gymnasium MuJoCo env (state derived from its model)"
+            "or gym:<ENV_ID> for any gymnasium MuJoCo env (state derived from its model), or mjcf:<PATH> for a bare "
+            "MuJoCo model"
         )
         super().__init__(msg)
         self.task_id = task_id
@@ -105,4 +106,8 @@ def get_task(task_id: str) -> TaskSpec:
 
     if is_derived(task_id):
         return derive_task(task_id)
+    from eureka_kit.tasks.mjcf import derive_mjcf_task, is_mjcf
+
+    if is_mjcf(task_id):
+        return derive_mjcf_task(task_id)
     raise UnknownTaskError(task_id, sorted(_REGISTRY))

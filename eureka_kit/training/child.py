@@ -19,10 +19,15 @@ import json
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eureka_kit.files import atomic_write_bytes
+from eureka_kit.games.numba_cache import adopt_seeded_cache
 from eureka_kit.sandbox.protocol import EXIT_OUT_OF_MEMORY, EXIT_REPORTED_ERROR, EXIT_USAGE, write_error
 from eureka_kit.training.job import STATS_FILE, ConfigError, TrainJob
+
+if TYPE_CHECKING:
+    from eureka_kit.training.episode_stats import StatsRecorder
 
 _OOM_TEXT = ("can't allocate memory", "not enough memory", "out of memory", "std::bad_alloc")
 _TAG = "train_child"
@@ -61,9 +66,17 @@ def train(job: TrainJob, folder: Path = Path(".")) -> int:
         lock_down()
         return make_reward(job.reward_kind, spec, source, filename)
 
+    resumable = getattr(backend, "resumable", False)
+    if (job.resume_from is not None or job.checkpoint_to is not None) and not resumable:
+        raise ConfigError(f"training backend {job.backend!r} cannot save or resume checkpoints (successive halving)")
     recorder = StatsRecorder(job.total_steps or spec.train.total_steps)
+    if job.resume_from is not None:  # the statistics so far: this child's stats.json covers the whole training
+        _seed_recorder(recorder, folder / job.resume_from / STATS_FILE)
     stats = backend.train(job, spec, folder, secure_reward, recorder)
-    atomic_write_bytes(folder / STATS_FILE, json.dumps(stats.to_json()).encode())
+    data = json.dumps(stats.to_json()).encode()
+    atomic_write_bytes(folder / STATS_FILE, data)
+    if job.checkpoint_to is not None:
+        atomic_write_bytes(folder / job.checkpoint_to / STATS_FILE, data)
     print(
         f"[{_TAG}] {backend.name}: trained {stats.total_steps} env-steps in {stats.wall_s:.1f} s "
         f"({stats.env_steps_per_s:.0f} steps/s)",
@@ -72,8 +85,21 @@ def train(job: TrainJob, folder: Path = Path(".")) -> int:
     return 0
 
 
+def _seed_recorder(recorder: StatsRecorder, path: Path) -> None:
+    """Start ``recorder`` with the samples of an earlier part of the training (a damaged file only loses them)."""
+    from eureka_kit.training.job import StatsFormatError, read_stats
+
+    try:
+        earlier = read_stats(path)
+    except (OSError, StatsFormatError):
+        return
+    recorder.samples = list(earlier.samples)
+    recorder.episodes = max((s.episodes for s in earlier.samples), default=0)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    adopt_seeded_cache()  # Crafter: the parent's compiled world noise, before anything imports numba
     if len(args) != 1:
         print("usage: python -P -m eureka_kit.training.child JOB.json", file=sys.stderr)
         return EXIT_USAGE

@@ -26,7 +26,9 @@ __all__ = ["ERROR_FILE", "ErrorKind"]
 RewardKind = Literal["program", "baseline", "sparse"]
 """``program``: the LLM's reward.py; ``baseline``: the env's own reward; ``sparse``: the task's fitness step value."""
 
-TrainStatus = Literal["ok", "train_error", "timeout", "out_of_memory", "killed"]
+TrainStatus = Literal["ok", "train_error", "timeout", "out_of_memory", "killed", "executor_error"]
+"""``executor_error``: the executor could not run the job (a cluster task lost after its retries, files over the
+transfer bound, no sandbox on the node); the message names the task and node."""
 
 
 POLICY_FILE = "policy.safetensors"
@@ -79,6 +81,11 @@ class TrainJob:
     fitness: str | None = None
     """The run's fitness expression (:mod:`eureka_kit.tasks.fitness_expr`), or ``None`` for the task's own: the
     child's training statistics (reward reflection) then report the same fitness the trusted evaluator uses."""
+    resume_from: Path | None = None
+    """A checkpoint folder (relative to the job's folder) to continue from: ``total_steps`` is then the budget in all,
+    the checkpoint's steps included (successive halving, :mod:`eureka_kit.schedule.halving`)."""
+    checkpoint_to: Path | None = None
+    """A folder (relative to the job's folder) where the child writes a resumable checkpoint at the end."""
 
     def __post_init__(self) -> None:
         if self.reward_kind not in get_args(RewardKind):
@@ -88,6 +95,15 @@ class TrainJob:
         if self.reward_path is not None:
             object.__setattr__(self, "reward_path", Path(self.reward_path))
         object.__setattr__(self, "hyperparams", MappingProxyType(dict(self.hyperparams)))
+        for name in ("resume_from", "checkpoint_to"):
+            value = getattr(self, name)
+            if value is not None:
+                path = Path(value)
+                if path.is_absolute() or ".." in path.parts or not path.parts:
+                    raise ValueError(
+                        f"{name} must be a folder inside the job's folder (relative, no '..'), got {value}"
+                    )
+                object.__setattr__(self, name, path)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +117,8 @@ class TrainJob:
             "backend": self.backend,
             "device": self.device,
             "fitness": self.fitness,
+            "resume_from": None if self.resume_from is None else str(self.resume_from),
+            "checkpoint_to": None if self.checkpoint_to is None else str(self.checkpoint_to),
         }
 
     @classmethod
@@ -117,6 +135,8 @@ class TrainJob:
             backend=str(data.get("backend", "sb3")),
             device=str(data.get("device", "cpu")),
             fitness=None if data.get("fitness") is None else str(data["fitness"]),
+            resume_from=None if data.get("resume_from") is None else Path(str(data["resume_from"])),
+            checkpoint_to=None if data.get("checkpoint_to") is None else Path(str(data["checkpoint_to"])),
         )
 
 

@@ -21,6 +21,7 @@ taken from the child.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 
 from eureka_kit.files import atomic_write_text
 from eureka_kit.games.numba_cache import CACHE_FOLDER as NUMBA_CACHE_FOLDER
+from eureka_kit.games.numba_cache import SEED_FOLDER as NUMBA_SEED_FOLDER
 from eureka_kit.sandbox.protocol import bounded, child_argv, read_error
 from eureka_kit.sandbox.runner import Limits, run_child
 from eureka_kit.training.job import (
@@ -47,6 +49,9 @@ from eureka_kit.training.job import (
     TrainStatus,
     read_stats,
 )
+
+CHILD_SCRATCH = (".cache", "tmp")
+"""Folders a training child leaves in its folder (``HOME`` is the folder) that the next child there must not inherit."""
 
 
 def default_timeout_s(steps: int) -> float:
@@ -77,7 +82,8 @@ class TrainResult:
 def _tidy(out_dir: Path) -> None:
     """Remove the child's working leftovers (heartbeat, an empty tmp/) so the folder holds results only."""
     (out_dir / HEARTBEAT_FILE).unlink(missing_ok=True)
-    shutil.rmtree(out_dir / NUMBA_CACHE_FOLDER, ignore_errors=True)  # a copy of the parent's compiled noise
+    for name in (NUMBA_CACHE_FOLDER, NUMBA_SEED_FOLDER):  # copies of the parent's compiled noise (Crafter)
+        shutil.rmtree(out_dir / name, ignore_errors=True)
     try:
         (out_dir / "tmp").rmdir()  # only when empty: anything the child left there stays for inspection
     except OSError:
@@ -96,6 +102,22 @@ def _child_caches(job: TrainJob, out_dir: Path) -> dict[str, str]:
     return seed_numba_cache(out_dir) if kind == "survival" else {}
 
 
+def _share(folder: Path) -> None:
+    """Let the next child read a checkpoint an earlier child wrote (each child runs as a uid of its own).
+
+    Only plain files and folders are touched (symlinks are skipped, never followed); nothing is read here.
+    """
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        try:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644, follow_symlinks=False)
+        except (OSError, NotImplementedError):
+            pass
+
+
 def train_candidate(job: TrainJob, out_dir: Path, limits: Limits = DEFAULT_LIMITS) -> TrainResult:
     """Train ``job`` in a sandboxed child working in ``out_dir``; always returns a typed result.
 
@@ -111,6 +133,11 @@ def train_candidate(job: TrainJob, out_dir: Path, limits: Limits = DEFAULT_LIMIT
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS:
         (out_dir / name).unlink(missing_ok=True)
+    for name in CHILD_SCRATCH:  # an earlier child's caches (a rung's child reuses the folder): numba cannot reuse them
+        if (out_dir / name).is_dir() and not (out_dir / name).is_symlink():
+            shutil.rmtree(out_dir / name, ignore_errors=True)
+    if job.resume_from is not None:
+        _share(out_dir / job.resume_from)
     child_job = job.to_json()
     if job.reward_kind == "program":
         assert job.reward_path is not None

@@ -30,6 +30,7 @@ from eureka_kit.training.backends.batched_config import (
     build_actor,
     resolve_batched_config,
 )
+from eureka_kit.training.checkpoint import load_state, save_state
 from eureka_kit.training.episode_stats import StatsRecorder
 from eureka_kit.training.job import OBS_NORM_FILE, POLICY_FILE, ConfigError, TrainJob, TrainStats
 from eureka_kit.training.weights import (
@@ -79,6 +80,8 @@ class BatchedBackend:
 
     name = "batched"
     description = ""
+    resumable = True
+    """Saves a resumable checkpoint and continues from one (``TrainJob.checkpoint_to`` / ``resume_from``)."""
 
     def unavailable(self, spec: TaskSpec, device: str) -> str | None:
         reason = _no_physics(spec)
@@ -112,6 +115,8 @@ class BatchedBackend:
         try:
             ppo = BatchedPPO(env, config, spec, job.seed)
             source = secure_reward()  # after the envs exist, before anything untrusted runs
+            if job.resume_from is not None:  # written by an earlier (as untrusted) child: read under the same lock
+                ppo.restore(*load_state(out_dir / job.resume_from, self.name))
             recorder.total_steps = config.total_steps
             recorder.beat(force=True)
             start = time.monotonic()
@@ -123,6 +128,8 @@ class BatchedBackend:
                 save_obs_norm(
                     out_dir / OBS_NORM_FILE, _np(n.mean), _np(n.var), n.count, n.clip_obs, n.epsilon
                 )  # fmt: skip
+            if job.checkpoint_to is not None:
+                save_state(out_dir / job.checkpoint_to, self.name, ppo.steps, ppo.state())
         finally:
             env.close()
         return recorder.stats(job.reward_kind, wall)

@@ -148,6 +148,24 @@ class BatchedPPO:
         )
         self.steps = 0
 
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue training: networks, optimizer, learning rate, obs statistics, random state."""
+        norm = None
+        if self.norm is not None:
+            norm = {"mean": self.norm.mean, "var": self.norm.var, "count": self.norm.count}
+        return {"alg": self.alg.save(), "norm": norm, "rng": torch.get_rng_state()}
+
+    def restore(self, steps: int, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`state` saved after ``steps`` env-steps (raises ``KeyError`` / ``RuntimeError``)."""
+        self.alg.load(state["alg"], None, True)
+        if self.norm is not None and state.get("norm") is not None:
+            n = state["norm"]
+            self.norm.mean = n["mean"].to(self.device, torch.float64)
+            self.norm.var = n["var"].to(self.device, torch.float64)
+            self.norm.count = float(n["count"])
+        torch.set_rng_state(state["rng"].to(torch.uint8))
+        self.steps = int(steps)
+
     def _normalized(self, obs: torch.Tensor, update: bool) -> torch.Tensor:
         if self.norm is None:
             return obs.to(torch.float32)
@@ -167,11 +185,12 @@ class BatchedPPO:
         return out
 
     def train(self, reward: StepReward, recorder: StatsRecorder, hook: UpdateHook | None = None) -> int:
-        """Train for the config's budget (whole rollouts); returns the env-steps done."""
+        """Train to the config's budget (whole rollouts; from :attr:`steps` on); returns the env-steps done in all."""
         cfg, env, n = self.config, self.env, self.env.num_envs
         episodes = EpisodeAccumulator(n, self.spec.fitness)
-        obs = self._normalized(env.reset(self.seed).to(self.device), update=True)
-        iterations = max(1, -(-cfg.total_steps // cfg.batch_size))
+        start = self.steps  # > 0 when continuing from a checkpoint: new episodes, reset from another seed
+        obs = self._normalized(env.reset(self.seed + start).to(self.device), update=True)
+        iterations = max(0 if start else 1, -(-(cfg.total_steps - start) // cfg.batch_size))  # whole rollouts
         self.alg.train_mode()
         for _ in range(iterations):
             with torch.inference_mode():

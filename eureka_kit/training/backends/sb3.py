@@ -36,6 +36,9 @@ from eureka_kit.training.weights import (
     save_tensors,
 )
 
+SB3_MODEL_FILE = "sb3_model.zip"
+SB3_NORM_FILE = "vecnormalize.pkl"
+
 EPISODE_KEY = "eureka_episode"
 """Info key of a finished episode's sums (:class:`~eureka_kit.training.episode_stats.EpisodeSums`)."""
 
@@ -116,6 +119,8 @@ class SB3Backend:
 
     name = "sb3"
     description = "stable-baselines3 on gymnasium envs (every task; one env step at a time)"
+    resumable = True
+    """Saves SB3's own checkpoint (``model.save``, ``VecNormalize.save``) and continues from it, in the child only."""
 
     def unavailable(self, spec: TaskSpec, device: str) -> str | None:
         if device != "cpu":
@@ -142,21 +147,41 @@ class SB3Backend:
         if config.normalize_obs:
             norm = VecNormalize(venv, norm_obs=True, norm_reward=False)
             venv = norm
-        model = get_algorithm(config.algo).sb3_class()(
-            "MlpPolicy",
-            venv,
-            seed=job.seed,
-            device="cpu",
-            verbose=0,
-            policy_kwargs=sb3_policy_kwargs(config.policy_kwargs),
-            **dict(config.hyperparams),
-        )
+        sb3_class = get_algorithm(config.algo).sb3_class()
+        if job.resume_from is not None:  # SB3's own files, written by an earlier (as untrusted) child of this job
+            ckpt = out_dir / job.resume_from
+            if norm is not None:
+                norm = VecNormalize.load(str(ckpt / SB3_NORM_FILE), venv.venv)
+                venv = norm
+            model = sb3_class.load(str(ckpt / SB3_MODEL_FILE), env=venv, device="cpu")
+        else:
+            model = sb3_class(
+                "MlpPolicy",
+                venv,
+                seed=job.seed,
+                device="cpu",
+                verbose=0,
+                policy_kwargs=sb3_policy_kwargs(config.policy_kwargs),
+                **dict(config.hyperparams),
+            )
         model.set_logger(Logger(folder=None, output_formats=[]))  # no log folder, no stdout tables
         recorder.total_steps = config.total_steps
         recorder.beat(force=True)
         start = time.monotonic()
-        model.learn(total_timesteps=config.total_steps, callback=RewardStatsCallback(recorder))
+        remaining = config.total_steps - int(model.num_timesteps)  # <= 0: the checkpoint already reached the budget
+        callback = RewardStatsCallback(recorder)
+        if remaining > 0 or job.resume_from is None:
+            model.learn(max(1, remaining), callback=callback, reset_num_timesteps=job.resume_from is None)
+        else:
+            recorder.steps = int(model.num_timesteps)
+            recorder.finish(dict)
         wall = time.monotonic() - start
+        if job.checkpoint_to is not None:
+            ckpt = out_dir / job.checkpoint_to
+            ckpt.mkdir(parents=True, exist_ok=True)
+            model.save(str(ckpt / SB3_MODEL_FILE))
+            if norm is not None:
+                norm.save(str(ckpt / SB3_NORM_FILE))
         save_tensors(out_dir / POLICY_FILE, plain_state_dict(model.policy))
         if norm is not None:
             rms: Any = norm.obs_rms  # one RunningMeanStd (Box observations)

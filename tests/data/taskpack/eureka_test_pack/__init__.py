@@ -1,0 +1,1 @@
+"""A tiny third-party task pack for eureka-kit's tests."""
