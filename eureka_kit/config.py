@@ -122,7 +122,10 @@ class RunConfig:
         default=None, metadata={"help": "JSONL of LLM answers to replay (llm=replay): recorded or hand-written"}
     )
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
-    budget_usd: float | None = field(default=None, metadata={"help": "stop the run cleanly when LLM cost reaches it"})
+    budget_usd: float | None = field(
+        default=None,
+        metadata={"help": "stop the run cleanly when the run's LLM cost (resumes and --judge included) reaches it"},
+    )
     candidate_timeout_s: float | None = field(
         default=None, metadata={"help": "wall-clock limit of one candidate's training (default: from steps)"}
     )

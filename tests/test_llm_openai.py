@@ -221,6 +221,23 @@ def test_budget_usd_stops_before_the_call(server: StubServer, tmp_path: Path) ->
     assert server.count == 2
 
 
+def test_budget_counts_the_spend_already_in_the_call_log(server: StubServer, tmp_path: Path) -> None:
+    """A resumed run (or one whose fitness judge asked first) makes a new client on the same call log: one budget."""
+    log = tmp_path / "llm_calls.jsonl"
+    first_cost = MINI.cost(PROMPT_TOKENS, 2 * COMPLETION_TOKENS)
+    first = client_for(server, tmp_path, budget_usd=first_cost, calls_log=log)
+    first.sample(msgs(), n=2, request_id="gen_000/initial")
+    with log.open("a") as f:
+        f.write('{"cut by a crash": \n')  # a damaged line is skipped, not fatal
+    again = client_for(server, tmp_path, budget_usd=first_cost, calls_log=log)
+    assert again.totals().priced_cost_usd == pytest.approx(first_cost)
+    with pytest.raises(BudgetExceeded, match="budget"):
+        again.sample(msgs("second"), n=2, request_id="gen_001/initial")
+    assert server.count == 1
+    fresh = client_for(server, tmp_path, budget_usd=first_cost, calls_log=tmp_path / "other.jsonl")
+    assert fresh.totals().priced_cost_usd == 0.0
+
+
 def test_budget_tokens_stops_before_the_call(server: StubServer, tmp_path: Path) -> None:
     client = client_for(server, tmp_path, budget_tokens=PROMPT_TOKENS + COMPLETION_TOKENS + 5)
     client.sample(msgs(), request_id="gen_000/initial")

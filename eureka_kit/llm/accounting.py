@@ -163,3 +163,35 @@ def append_jsonl(path: str | Path) -> Callable[[CallRecord], None]:
             os.close(fd)
 
     return write
+
+
+MAX_LOG_BYTES = 64 * 1024 * 1024
+"""A call log larger than this is not read back for the budget (it would be a damaged or foreign file)."""
+
+
+def usage_from_log(path: str | Path) -> Usage:
+    """The totals of an existing call log (written by :func:`append_jsonl`): the spend earlier clients of a run made.
+
+    A missing file is no spend; lines that are not call records (a line cut by a crash) are skipped.
+    """
+    target = Path(path)
+    if not target.is_file() or target.stat().st_size > MAX_LOG_BYTES:
+        return Usage()
+    usage = Usage()
+    for line in target.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            d = json.loads(line)
+            cost = d.get("cost_usd")
+            record = CallRecord(
+                request_id=str(d["request_id"]),
+                model=str(d["model"]),
+                sample_indices=tuple(int(i) for i in d["sample_indices"]),
+                status=d["status"],
+                prompt_tokens=int(d.get("prompt_tokens", 0)),
+                completion_tokens=int(d.get("completion_tokens", 0)),
+                cost_usd=None if cost is None else float(cost),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        usage = usage.add(record)
+    return usage

@@ -72,6 +72,7 @@ class LLMClient:
         on_call: Callable[[CallRecord], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        spent: Usage | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise LLMConfigError(f"max_concurrency must be >= 1, got {max_concurrency}")
@@ -86,7 +87,7 @@ class LLMClient:
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._records: list[CallRecord] = []
-        self._usage = Usage()
+        self._usage = spent or Usage()
         self._warned_short_n = False
         if self.budget.max_usd is not None and self.prices.lookup(backend.model) is None:
             raise LLMConfigError(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from eureka_kit.llm.accounting import Budget, CallRecord, append_jsonl
+from eureka_kit.llm.accounting import Budget, CallRecord, append_jsonl, usage_from_log
 from eureka_kit.llm.base import Backend, BatchMode
 from eureka_kit.llm.cache import ResponseCache
 from eureka_kit.llm.client import DEFAULT_MODEL, LLMClient
@@ -49,7 +49,9 @@ def make_client(
     - ``batch_mode``: ``"n"`` (one request with ``n``) or ``"concurrent"`` (K parallel requests,
       at most ``max_concurrency`` at once) for servers that ignore ``n``.
     - ``calls_log``: a JSONL file to which every :class:`CallRecord` is appended (``CallRecord.to_json``);
-      ``on_call``: a callback receiving every record (both may be given).
+      ``on_call``: a callback receiving every record (both may be given). What an existing ``calls_log``
+      already records counts against the budget, so a resumed run (or a run whose fitness judge asked first)
+      keeps one budget.
     """
     backend: Backend
     if llm == "openai":
@@ -80,6 +82,7 @@ def make_client(
         max_concurrency=max_concurrency,
         on_call=_hooks(calls_log, on_call),
         sleep=sleep,
+        spent=usage_from_log(calls_log) if calls_log is not None else None,
     )
 
 
