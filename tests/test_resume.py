@@ -43,7 +43,7 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
         "--replay-path",
         str(REPLAY),
         "--samples",
-        "3",
+        "2",
         "--generations",
         "2",
         "--steps",
@@ -87,7 +87,7 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     calls_after = read_jsonl(run_dir / "llm_calls.jsonl")[len(calls_before) :]
     repeated = [c for c in calls_after if c["request_id"] in answered and not c["cached"]]
     assert not repeated, f"LLM requests repeated after resume: {repeated}"
-    assert len(list(run_dir.glob("gen_*/cand_*/candidate.json"))) == 6
+    assert len(list(run_dir.glob("gen_*/cand_*/candidate.json"))) == 4
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["finished_generations"] == 2
     # the LLM accounting covers the calls made before the kill too
