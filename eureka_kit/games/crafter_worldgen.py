@@ -3,11 +3,14 @@
 Crafter 1.8 (``crafter/worldgen.py``) calls OpenSimplex noise once per cell and
 noise field (about 130,000 calls per world, 2 s in pure Python). This module
 evaluates every field over the 64x64 map in one ``noise3array`` call each (the
-same noise function on the same coordinates), then walks the cells in
-Crafter's order with its decision tree and its random draws (the world's
-``RandomState`` is used exactly as Crafter uses it), so the world is the one
-Crafter would generate for that seed (checked against Crafter's own generator
-in tests/test_games_crafter.py).
+same noise function on the same coordinates), then applies Crafter's decision
+tree: the branches that draw no random number with numpy for all cells, and
+the ``cond and uniform() > threshold`` chains (ores, trees, creatures) cell by
+cell in Crafter's order, on numbers drawn from the world's ``RandomState`` in
+one block, after which the generator is left exactly where Crafter's one-by-one
+draws leave it. So the world is the one Crafter would generate for that seed
+(checked against Crafter's own generator in tests/test_games_crafter.py).
+A world costs ~6 ms of CPU here (~20 ms with the cell-by-cell Python loop).
 """
 
 from __future__ import annotations
