@@ -30,8 +30,8 @@ import argparse
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -196,7 +196,11 @@ def main(argv: list[str] | None = None) -> None:
             batched = training(task_id, program, train_steps, "cpu")
             rows.append((game, f"sandboxed {engine.split(',')[0]} + rsl-rl PPO training (reward program)", batched))
         rows.append(
-            (game, "the same batched training, in-process", batched_in_process(task_id, program, train_steps, small_batch))
+            (
+                game,
+                "the same batched training, in-process",
+                batched_in_process(task_id, program, train_steps, small_batch),
+            )
         )
     base = {game: rate[0] for game, what, rate in rows if what.startswith("stock")}
     width = max(len(f"{g}: {w}") for g, w, _ in rows)

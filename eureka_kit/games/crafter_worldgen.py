@@ -54,7 +54,6 @@ def generate_world(world: Any, player: Any) -> None:
 
     _one_thread()
     simplex = opensimplex.OpenSimplex(seed=world.random.randint(0, 2**31 - 1))
-    uniform = world.random.uniform
     w, h = world.area
     x = np.arange(w, dtype=np.float64)
     y = np.arange(h, dtype=np.float64)
@@ -142,9 +141,7 @@ def _materials(
     return out
 
 
-def _draw_chains(
-    random: Any, cells: np.ndarray, stages: tuple[tuple[np.ndarray, float], ...]
-) -> list[tuple[int, int]]:
+def _draw_chains(random: Any, cells: np.ndarray, stages: tuple[tuple[np.ndarray, float], ...]) -> list[tuple[int, int]]:
     """Crafter's ``elif cond and uniform() > threshold`` chains, cell by cell in its order (x-major).
 
     For each cell of ``cells`` the stages are tried in order: a stage whose condition holds there draws one
