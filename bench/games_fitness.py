@@ -6,8 +6,8 @@ Usage: .venv/bin/python bench/games_fitness.py TASK REWARD STEPS [--episodes 20]
 step as the reward: 1 on the step of success), ``baseline`` (the env's own reward) or ``untrained`` (no training:
 a freshly initialized SB3 policy, the floor; ``STEPS`` is ignored). Prints the training
 status and rate, and the fitness over ``--episodes`` evaluation episodes (seeds 0..E-1). ``--backend auto``
-trains where a run would (the grid engine, backend ``cpu``, for grid tasks; SB3 for Crafter); ``--backend sb3``
-forces SB3. docs/games.md lists the figures it gave.
+trains where a run would (backend ``cpu``: the grid engine for grid tasks, the batched Crafter engine for
+Crafter tasks); ``--backend sb3`` forces SB3. docs/games.md lists the figures it gave.
 """
 
 from __future__ import annotations

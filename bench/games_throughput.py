@@ -8,17 +8,20 @@ Rows, per game (MiniGrid DoorKey-8x8, Crafter), all on one core (torch one threa
   ``crafter.Env``, which draws a 64x64 image as its observation at every step), resets included;
 * ours: the task's env as training sees it (flat symbolic observation, no drawing, the named state read at
   every step by :class:`~eureka_kit.tasks.state_capture.StateCapture`), random actions, resets included;
-* MiniGrid only, the grid engine (:mod:`eureka_kit.games.grid_batch`): 128 envs as numpy arrays, observation
-  and named state of all of them per step, random actions, resets included;
+* the batched engine: for MiniGrid the grid engine (:mod:`eureka_kit.games.grid_batch`, 128 envs as numpy
+  arrays), for Crafter the Crafter engine (:mod:`eureka_kit.games.crafter_batch`, 64 of Crafter's own worlds
+  in one process, observation and named state read with numpy over all of them); random actions, resets
+  included;
 * training: one candidate's sandboxed training (``train_candidate``, the task's defaults, the example reward
-  program) on SB3 PPO (``--backend sb3``) and, for MiniGrid, on the grid engine with rsl-rl's PPO (``--backend
-  cpu``, what ``auto`` picks), env-steps/s as the child measures it (training time only, start-up excluded);
-* MiniGrid only, the same batched training in this process (the child's code without the sandbox), so that its
-  CPU time can be read: ``per CPU-s`` is env-steps per second of this process's CPU time, the rate of one core
-  that is not shared (on a loaded machine the wall-clock rate is lower).
+  program) on SB3 PPO (``--backend sb3``) and on the batched engine with rsl-rl's PPO (``--backend cpu``, what
+  ``auto`` picks), env-steps/s as the child measures it (training time only, start-up excluded);
+* the same batched training in this process (the child's code without the sandbox), so that its CPU time can
+  be read: ``per CPU-s`` is env-steps per second of this process's CPU time, the rate of one core that is not
+  shared (on a loaded machine the wall-clock rate is lower).
 
-``--smoke`` runs every row but the sandboxed grid-engine training at seconds-long sizes (the default test suite
-runs it; tests/test_games_grid_batch.py trains on the grid engine in the sandbox).
+``--smoke`` runs every row but the sandboxed batched trainings at seconds-long sizes (the default test suite
+runs it; tests/test_games_grid_batch.py and tests/test_games_crafter_batch.py train on the engines in the
+sandbox).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -99,7 +103,19 @@ def ours(task_id: str, steps: int) -> Rate:
 def grid_engine(task_id: str, steps: int, num_envs: int = 128) -> Rate:
     from eureka_kit.games.grid_batch import GridBatchedEnv
 
-    env = GridBatchedEnv(task_id, num_envs, seed=0)
+    return _engine_rate(GridBatchedEnv(task_id, num_envs, seed=0), steps)
+
+
+def crafter_engine(task_id: str, steps: int, num_envs: int = 64) -> Rate:
+    from eureka_kit.games.crafter_batch import CrafterBatchedEnv
+    from eureka_kit.tasks.registry import get_task
+
+    return _engine_rate(CrafterBatchedEnv.for_task(dict(get_task(task_id).env_kwargs), num_envs, seed=0), steps)
+
+
+def _engine_rate(env: Any, steps: int) -> Rate:
+    """Random actions on a batched game engine (observation and named state of every env per step, resets)."""
+    num_envs = env.num_envs
     rng = np.random.default_rng(0)
     batches = max(1, steps // num_envs)
     actions = torch.as_tensor(rng.integers(0, env.n_actions, (batches, num_envs, 1)), dtype=torch.float32)
@@ -160,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--smoke", action="store_true", help="seconds-long sizes (tested in CI)")
     args = ap.parse_args(argv)
     env_steps, train_steps = (100, 256) if args.smoke else (args.env_steps, args.train_steps)
-    small_batch = 4 if args.smoke else None  # smoke: 4 grid envs, so one rollout is 256 steps, not 8,192
+    small_batch = 4 if args.smoke else None  # smoke: 4 envs, so one rollout is 256 steps, not 8,192 / 4,096
     torch.set_num_threads(1)
     rows: list[tuple[str, str, Rate]] = []
     stock = {"MiniGrid DoorKey-8x8": stock_minigrid, "Crafter (collect wood)": stock_crafter}
@@ -169,22 +185,23 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((game, "stock env, random actions", stock[game](env_steps)))
         rows.append((game, f"{task_id} env + named state, random actions", ours(task_id, env_steps)))
         grid = task_id.endswith("-Grid-v1")
-        if grid:
-            rows.append((game, "grid engine, 128 envs + named state, random actions", grid_engine(task_id, env_steps)))
+        crafter_envs = 8 if args.smoke else 64  # smoke: fewer worlds to generate (~40 ms each)
+        engine = "grid engine, 128 envs" if grid else f"Crafter engine, {crafter_envs} envs"
+        rate = grid_engine(task_id, env_steps) if grid else crafter_engine(task_id, env_steps, crafter_envs)
+        rows.append((game, f"{engine} + named state, random actions", rate))
         rows.append(
             (game, "sandboxed SB3 PPO training (reward program)", training(task_id, program, train_steps, "sb3"))
         )
-        if grid:
-            if not args.smoke:  # tests/test_games_grid_batch.py trains on the grid engine in the sandbox
-                batched = training(task_id, program, train_steps, "cpu")
-                rows.append((game, "sandboxed grid engine + rsl-rl PPO training (reward program)", batched))
-            rows.append(
-                (
-                    game,
-                    "the same batched training, in-process",
-                    batched_in_process(task_id, program, train_steps, small_batch),
-                )
+        if not args.smoke:  # tests/test_games_grid_batch.py, test_games_crafter_batch.py train them in the sandbox
+            batched = training(task_id, program, train_steps, "cpu")
+            rows.append((game, f"sandboxed {engine.split(',')[0]} + rsl-rl PPO training (reward program)", batched))
+        rows.append(
+            (
+                game,
+                "the same batched training, in-process",
+                batched_in_process(task_id, program, train_steps, small_batch),
             )
+        )
     base = {game: rate[0] for game, what, rate in rows if what.startswith("stock")}
     width = max(len(f"{g}: {w}") for g, w, _ in rows)
     print(f"{'row':<{width}}  {'env-steps/s':>11}  {'vs stock':>8}  {'per CPU-s':>9}")

@@ -55,8 +55,8 @@ class RunConfig:
         default="auto",
         metadata={
             "help": "training backend: sb3 (stable-baselines3, every task), cpu (batched MuJoCo on CPU threads, the "
-            "grid engine for grid tasks), gpu (MuJoCo Warp), auto (gpu if usable, else cpu for MuJoCo and grid "
-            "tasks, else sb3)"
+            "grid engine for grid tasks, the Crafter engine for Crafter tasks), gpu (MuJoCo Warp), auto (gpu if "
+            "usable, else cpu for MuJoCo, grid and Crafter tasks, else sb3)"
         },
     )
     device: str = field(

@@ -27,5 +27,6 @@ def test_games_bench_smoke_runs() -> None:
         "the same batched training, in-process",
         "Crafter (collect wood): stock",
         "Crafter-Wood-v1 env",
+        "Crafter engine, 8 envs",
     ):
         assert row in out, out

@@ -40,7 +40,7 @@ def _world(seed: int, generate: Any) -> tuple[np.ndarray, list[tuple[str, tuple[
     return world._mat_map.copy(), objs, float(world.random.uniform())
 
 
-@pytest.mark.parametrize("seed", [0, 12345])
+@pytest.mark.parametrize("seed", [0, 777, 12345])
 def test_world_generation_equals_crafters(seed: int) -> None:
     from crafter import worldgen
 

@@ -142,7 +142,7 @@ def test_auto_picks_the_grid_engine_for_grid_tasks_and_sb3_stays_available() -> 
         assert resolve_training("auto", spec, "auto") == ("cpu", "cpu")
         assert resolve_backend("sb3", spec, "cpu") == "sb3"
         assert "CPU grid engine" in (get_backend("gpu").unavailable(spec, "cuda") or "")
-    assert resolve_backend("auto", get_task("Crafter-Wood-v1"), "cpu") == "sb3"  # no batched Crafter yet
+    assert resolve_backend("auto", get_task("Crafter-Wood-v1"), "cpu") == "cpu"  # the batched Crafter engine
 
 
 def test_grid_engine_trains_in_the_sandbox_and_the_trusted_evaluator_scores_it(tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ creatures), then the inventory / 9, daylight, sleeping and the facing direction.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import gymnasium as gym
@@ -45,6 +47,28 @@ def _crafter() -> Any:
     return crafter
 
 
+_TEXTURES: list[Any] = []
+
+
+@contextlib.contextmanager
+def _shared_textures() -> Iterator[None]:
+    """Build ``crafter.Env`` with one process-wide ``Textures`` (its images, read from 56 PNG files, ~80 ms).
+
+    Textures are read only when drawing (videos) and cache resized copies by size, so envs can share them;
+    the batched Crafter engine builds 64 envs per candidate.
+    """
+    from crafter import constants, engine
+
+    if not _TEXTURES:
+        _TEXTURES.append(engine.Textures(constants.root / "assets"))
+    original = engine.Textures
+    engine.Textures = lambda directory: _TEXTURES[0]
+    try:
+        yield
+    finally:
+        engine.Textures = original
+
+
 class CrafterGame(gym.Env):  # type: ignore[type-arg]
     """Crafter (gymnasium API, symbolic observation, frames only from ``render()``).
 
@@ -67,7 +91,8 @@ class CrafterGame(gym.Env):  # type: ignore[type-arg]
         self.render_mode = render_mode
         self.target = target
         self._size = max(9, min(width, height))
-        self._env = crafter.Env(area=(64, 64), view=(9, 9), size=(self._size, self._size), length=length, seed=0)
+        with _shared_textures():
+            self._env = crafter.Env(area=(64, 64), view=(9, 9), size=(self._size, self._size), length=length, seed=0)
         self.action_space = gym.spaces.Discrete(len(crafter.constants.actions))
         size = VIEW[0] * VIEW[1] * N_CLASSES + 16 + 1 + 1 + 4
         self.observation_space = gym.spaces.Box(0.0, 1.0, (size,), np.float32)
@@ -106,6 +131,11 @@ class CrafterGame(gym.Env):  # type: ignore[type-arg]
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
         super().reset(seed=seed)
+        self.start(seed)
+        return self._observe(), {}
+
+    def start(self, seed: int | None = None) -> None:
+        """A new episode (the world generated, nothing observed): what :meth:`reset` does before observing."""
         crafter = _crafter()
         env = self._env
         if seed is not None:  # Crafter seeds episode k with hash((seed, k)): episode 1 of this seed
@@ -123,15 +153,20 @@ class CrafterGame(gym.Env):  # type: ignore[type-arg]
         self._night_noise()
         self.unlocked_now = set()
         self.vitals_change = np.zeros(4)
-        return self._observe(), {}
 
     def step(self, action: Any) -> Any:
+        reward, terminated, truncated = self.advance(int(action))
+        info = {"discount": 1.0 - float(self.player.health <= 0)}  # achievements are in the named state
+        return self._observe(), reward, terminated, truncated, info  # (SB3 deep-copies infos)
+
+    def advance(self, action: int) -> tuple[float, bool, bool]:
+        """One step of Crafter's world, nothing observed: (reward, terminated, truncated), as :meth:`step`."""
         crafter = _crafter()
         env = self._env
         before = self.vitals()
         env._step += 1
         env._update_time()
-        env._player.action = crafter.constants.actions[int(action)]
+        env._player.action = crafter.constants.actions[action]
         self._update_objects()
         if env._step % 10 == 0:  # Crafter's balancing, its creatures in the order they were added (see above)
             index = env._world._obj_map
@@ -149,8 +184,7 @@ class CrafterGame(gym.Env):  # type: ignore[type-arg]
         dead = env._player.health <= 0
         over = bool(env._length and env._step >= env._length)
         won = self.target is not None and self.target in unlocked
-        info = {"discount": 1.0 - float(dead)}  # achievements are in the named state (SB3 deep-copies infos)
-        return self._observe(), float(reward), bool(dead or won), over and not (dead or won), info
+        return float(reward), bool(dead or won), over and not (dead or won)
 
     def _night_noise(self) -> None:
         """Draw from the world's random numbers what Crafter's image would draw, without drawing it.

@@ -59,10 +59,23 @@ def is_grid(spec: TaskSpec) -> bool:
     return not spec.env_kwargs
 
 
+def is_crafter(spec: TaskSpec) -> bool:
+    """Whether the batched Crafter engine (:mod:`eureka_kit.games.crafter_batch`) runs the task."""
+    from eureka_kit.games.crafter_batch import CRAFTER_KWARGS
+    from eureka_kit.games.crafter_env import CRAFTER_ID
+
+    return spec.env_id == CRAFTER_ID and set(spec.env_kwargs) <= CRAFTER_KWARGS
+
+
+def is_game(spec: TaskSpec) -> bool:
+    """Whether one of the numpy game engines (grid worlds, Crafter) runs the task (CPU only)."""
+    return is_grid(spec) or is_crafter(spec)
+
+
 def _no_physics(spec: TaskSpec) -> str | None:
     from eureka_kit.sim.physics import NoBatchedPhysicsError, get_physics
 
-    if is_grid(spec):
+    if is_game(spec):
         return None
     try:
         get_physics(spec.id)
@@ -208,19 +221,20 @@ def _np(x: torch.Tensor) -> np.ndarray:
 
 
 class CpuBackend(BatchedBackend):
-    """N MuJoCo envs per candidate on ``mujoco.batch`` (CPU threads), or N grid worlds on the numpy grid engine;
-    rsl-rl's PPO on CPU tensors (a categorical policy for the grid worlds' discrete actions)."""
+    """N MuJoCo envs per candidate on ``mujoco.batch`` (CPU threads), or N grid worlds on the numpy grid engine,
+    or N Crafter worlds on the batched Crafter engine; rsl-rl's PPO on CPU tensors (a categorical policy for the
+    games' discrete actions)."""
 
     name = "cpu"
     description = (
-        "batched MuJoCo on CPU threads (mujoco.batch) or the numpy grid engine, with rsl-rl PPO "
-        "(MuJoCo and grid-world tasks)"
+        "batched MuJoCo on CPU threads (mujoco.batch), the numpy grid engine or the batched Crafter engine, "
+        "with rsl-rl PPO (MuJoCo, grid-world and Crafter tasks)"
     )
 
     def unavailable(self, spec: TaskSpec, device: str) -> str | None:
         if device != "cpu":
             return f"the cpu backend trains on the CPU only (asked for {device!r}; use the gpu backend)"
-        if not is_grid(spec) and _missing("mujoco.batch"):
+        if not is_game(spec) and _missing("mujoco.batch"):
             return "mujoco.batch is missing (needs mujoco >= 4.0)"
         return super().unavailable(spec, device)
 
@@ -231,6 +245,10 @@ class CpuBackend(BatchedBackend):
             from eureka_kit.games.grid_batch import GridBatchedEnv
 
             return GridBatchedEnv(spec.id, config.num_envs, seed=seed)
+        if is_crafter(spec):
+            from eureka_kit.games.crafter_batch import CrafterBatchedEnv
+
+            return CrafterBatchedEnv.for_task(dict(spec.env_kwargs), config.num_envs, seed=seed)
         return make_batched_env(spec.id, config.num_envs, device="cpu", threads=config.sim_threads, seed=seed)
 
 
@@ -245,6 +263,8 @@ class GpuBackend(BatchedBackend):
             return f"the gpu backend needs a CUDA device (asked for {device!r})"
         if is_grid(spec):
             return "grid worlds run on the CPU grid engine (backend cpu)"
+        if is_crafter(spec):
+            return "Crafter runs on the CPU Crafter engine (backend cpu)"
         missing = _missing("warp", "mujoco_warp")
         if missing:
             return f"{', '.join(missing)} not installed (pip install warp-lang mujoco-warp)"
