@@ -29,12 +29,13 @@ def compute_reward(
     has_ip = (inventory[:, 8] >= 1.0).float()
     furnace = achievements[:, 17]  # a furnace was placed this episode
     near_table = (nearest_distance[:, 6] <= 1.0).float()  # making needs a table in the 3x3 area around the player
+    table_seen = (nearest_distance[:, 6] < 17.0).float()  # a table within 8 cells: walk back to it
     free_front = 1.0 - facing_target.sum(dim=1).clamp(max=1.0)  # facing no tree/stone/water/...: room to place
     doing = (action == 5).float()
     todo = 1.0 - has_ip
 
-    # Materials still to gather for the remaining tools (a second table's wood if none is near).
-    wood_needed = todo * (1.0 + (1.0 - has_sp) + (1.0 - has_wp) + 2.0 * (1.0 - near_table))
+    # Materials still to gather for the remaining tools (a second table's wood if none is in sight).
+    wood_needed = todo * (1.0 + (1.0 - has_sp) + (1.0 - has_wp) + 2.0 * (1.0 - table_seen))
     stone_needed = todo * ((1.0 - has_sp) + 4.0 * (1.0 - furnace))
     need_wood = (wood < wood_needed).float()
     need_stone = has_wp * (stone < stone_needed).float()
@@ -75,7 +76,7 @@ def compute_reward(
         + 5.0 * unlocked[:, 11]  # iron pickaxe
     )
     tries = 0.05 * (
-        (action == 8).float() * (wood >= 2.0).float() * (1.0 - near_table) * free_front * todo
+        (action == 8).float() * (1.0 - table_seen) * free_front * (1.0 - need_wood) * todo
         + (action == 11).float() * near_table * (wood >= 1.0).float() * (1.0 - has_wp)
         + (action == 12).float() * near_table * (wood >= 1.0).float() * (stone >= 1.0).float() * (1.0 - has_sp)
         + (action == 9).float() * near_table * (stone >= 4.0).float() * free_front * (1.0 - furnace)

@@ -1,9 +1,9 @@
 """A shaped reward for Crafter-StonePickaxe-v1, one tech-tree step at a time, each unlock rewarded once.
 
 Crafter's rules (its data.yaml): wood from trees; a table uses 2 wood; a wood pickaxe uses 1 wood near a table;
-stone needs the wood pickaxe; a stone pickaxe uses 1 wood and 1 stone near a table. The wood kept in hand covers a
-second table when the first one is out of reach. Approaching the current target earns a small positive bonus (not
-a per-step distance penalty, which over 1,500-step episodes would make dying early pay).
+stone needs the wood pickaxe; a stone pickaxe uses 1 wood and 1 stone near a table. The wood kept in hand covers
+a second table when the first one is out of sight (8 cells). Approaching the current target earns a small
+positive bonus (not a per-step distance penalty, which over 1,500-step episodes would make dying early pay).
 """
 
 import torch
@@ -21,11 +21,13 @@ def compute_reward(
     wood, stone = inventory[:, 1], inventory[:, 2]
     has_wood_pickaxe = (inventory[:, 6] >= 1.0).float()
     near_table = (nearest_distance[:, 6] <= 1.0).float()  # making needs a table in the 3x3 area around the player
+    table_seen = (nearest_distance[:, 6] < 17.0).float()  # a table within 8 cells: walk back to it
     free_front = 1.0 - facing_target.sum(dim=1).clamp(max=1.0)  # facing no tree/stone/water/...: room to place
     doing = (action == 5).float()
 
-    # Wood still to gather: 1 for the stone pickaxe, 1 for the wood pickaxe if missing, 2 for a table if none near.
-    wood_needed = 1.0 + (1.0 - has_wood_pickaxe) + 2.0 * (1.0 - near_table)
+    # Wood still to gather: 1 for the stone pickaxe, 1 for the wood pickaxe if missing,
+    # 2 for a table if none is in sight.
+    wood_needed = 1.0 + (1.0 - has_wood_pickaxe) + 2.0 * (1.0 - table_seen)
     need_wood = (wood < wood_needed).float()
     need_stone = has_wood_pickaxe * (stone < 1.0).float()
     ready = has_wood_pickaxe * (stone >= 1.0).float() * (wood >= 1.0).float()  # all in hand: back to a table
@@ -35,15 +37,7 @@ def compute_reward(
 
     seek = approach(0, need_wood) + approach(2, need_stone * (1.0 - need_wood)) + approach(6, ready)
     wood_r = 0.1 * facing_target[:, 0] * doing * need_wood + 0.3 * unlocked[:, 6]
-    table = (
-        0.5 * unlocked[:, 20]
-        + 0.05
-        * (action == 8).float()
-        * (wood >= 2.0).float()
-        * (1.0 - near_table)
-        * free_front
-        * (wood >= wood_needed - 1.0).float()
-    )
+    table = 0.5 * unlocked[:, 20] + 0.05 * (action == 8).float() * (1.0 - table_seen) * free_front * (1.0 - need_wood)
     wood_pickaxe = 1.0 * unlocked[:, 15] + 0.05 * (action == 11).float() * near_table * (wood >= 1.0).float() * (
         1.0 - has_wood_pickaxe
     )
