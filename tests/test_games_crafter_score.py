@@ -64,6 +64,8 @@ def test_survive_v2_fitness_is_the_crafter_score_of_the_evaluation(tmp_path: Pat
     [
         ("Crafter-EatCow-v1", "crafter_eatcow_reward.py"),
         ("Crafter-WoodPickaxe-v1", "crafter_woodpickaxe_reward.py"),
+        ("Crafter-StonePickaxe-v1", "crafter_stonepickaxe_reward.py"),
+        ("Crafter-Diamond-v1", "crafter_diamond_reward.py"),
         ("Crafter-Survive-v1", "crafter_survive_reward.py"),
         ("Crafter-Survive-v2", "crafter_score_reward.py"),
     ],
