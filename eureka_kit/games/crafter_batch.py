@@ -221,18 +221,7 @@ class CrafterBatchedEnv:
                 self.games[i].start()
             obs = final.copy()
             obs[done] = self._read(done, state=False)[0]
-
-        def t(x: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.asarray(x, dtype=np.float32))
-
-        return BatchStep(
-            obs=t(obs),
-            final_obs=t(final),
-            state={k: t(v) for k, v in state.items()},
-            env_reward=t(reward),
-            terminated=torch.from_numpy(terminated),
-            truncated=torch.from_numpy(truncated),
-        )
+        return BatchStep.from_numpy(obs, final, state, reward, terminated, truncated)
 
     def close(self) -> None:
         for game in self.games:

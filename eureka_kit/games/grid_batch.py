@@ -243,18 +243,7 @@ class GridBatchedEnv:
                 self._load(int(i), None)
             obs = final.copy()
             obs[done] = self._observe(done)
-
-        def t(x: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.asarray(x, dtype=np.float32))
-
-        return BatchStep(
-            obs=t(obs),
-            final_obs=t(final),
-            state={k: t(v) for k, v in state.items()},
-            env_reward=t(reward),
-            terminated=torch.from_numpy(terminated),
-            truncated=torch.from_numpy(truncated),
-        )
+        return BatchStep.from_numpy(obs, final, state, reward, terminated, truncated)
 
     def close(self) -> None:
         for g in self._games:

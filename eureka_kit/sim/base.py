@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 import torch
 
 
@@ -38,6 +39,30 @@ class BatchStep:
     """(N,) bool: the episode ended by the task's termination (e.g. the robot fell)."""
     truncated: torch.Tensor
     """(N,) bool: the episode ended by the time limit (and not terminated)."""
+
+    @classmethod
+    def from_numpy(
+        cls,
+        obs: np.ndarray,
+        final_obs: np.ndarray,
+        state: Mapping[str, np.ndarray],
+        env_reward: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+    ) -> BatchStep:
+        """A CPU step from numpy arrays: float32 tensors, the two bool masks shared without a copy."""
+
+        def f32(x: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.asarray(x, dtype=np.float32))
+
+        return cls(
+            obs=f32(obs),
+            final_obs=f32(final_obs),
+            state={k: f32(v) for k, v in state.items()},
+            env_reward=f32(env_reward),
+            terminated=torch.from_numpy(terminated),
+            truncated=torch.from_numpy(truncated),
+        )
 
 
 class BatchedEnv(Protocol):
