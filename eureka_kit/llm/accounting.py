@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from eureka_kit.llm.errors import LLMConfigError
+from eureka_kit.run.store import read_jsonl
 
 CallStatus = Literal["ok", "cached", "error", "budget_exceeded"]
 
@@ -178,9 +179,8 @@ def usage_from_log(path: str | Path) -> Usage:
     if not target.is_file() or target.stat().st_size > MAX_LOG_BYTES:
         return Usage()
     usage = Usage()
-    for line in target.read_text(encoding="utf-8", errors="replace").splitlines():
+    for d in read_jsonl(target):
         try:
-            d = json.loads(line)
             cost = d.get("cost_usd")
             record = CallRecord(
                 request_id=str(d["request_id"]),
