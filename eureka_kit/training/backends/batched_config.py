@@ -137,7 +137,15 @@ BATCHED_DEFAULTS: Mapping[str, BatchedConfig] = MappingProxyType(
             actor_hidden_dims=(128, 128),
             critic_hidden_dims=(128, 128),
         ),
-        "Walker2d-Walk-v1": BatchedConfig(total_steps=1_500_000, num_envs=64),
+        # Walker2d, the same change as Hopper: best evaluation return 2,410 by 725k env-steps against 522 by 805k
+        "Walker2d-Walk-v1": BatchedConfig(
+            total_steps=1_500_000,
+            num_envs=64,
+            desired_kl=0.03,
+            init_std=0.5,
+            actor_hidden_dims=(128, 128),
+            critic_hidden_dims=(128, 128),
+        ),
         "Ant-Run-v1": BatchedConfig(total_steps=2_000_000, num_envs=64),
         "Humanoid-Run-v1": BatchedConfig(
             total_steps=3_000_000, num_envs=64, actor_hidden_dims=(128, 128), critic_hidden_dims=(128, 128)
