@@ -146,7 +146,15 @@ BATCHED_DEFAULTS: Mapping[str, BatchedConfig] = MappingProxyType(
             actor_hidden_dims=(128, 128),
             critic_hidden_dims=(128, 128),
         ),
-        "Ant-Run-v1": BatchedConfig(total_steps=2_000_000, num_envs=64),
+        # Ant, the same change: best evaluation return 1,415 by 401k env-steps against 369 by 432k
+        "Ant-Run-v1": BatchedConfig(
+            total_steps=2_000_000,
+            num_envs=64,
+            desired_kl=0.03,
+            init_std=0.5,
+            actor_hidden_dims=(128, 128),
+            critic_hidden_dims=(128, 128),
+        ),
         "Humanoid-Run-v1": BatchedConfig(
             total_steps=3_000_000, num_envs=64, actor_hidden_dims=(128, 128), critic_hidden_dims=(128, 128)
         ),
