@@ -113,6 +113,8 @@ BATCHED_DEFAULTS: Mapping[str, BatchedConfig] = MappingProxyType(
         # then a larger KL target for rsl-rl's adaptive learning rate (desired_kl 0.03, was 0.01): 3,000 after
         # 205k / 256k / 102k env-steps (seeds 0/1/2) against 307k / 410k / 512k with 0.02 (0.05: 154k, seed 0);
         # the same run went on to 4,617 by 710k. 128 envs ran 20 % faster per step but needed 1.6x the steps.
+        # Tried and left: 2 mini-batches (+25 % env-steps/s, but 3,000 after 301k / 401k, seeds 0/1) and 4 epochs
+        # (+15 %, 3,000 after 461k / 256k / 410k): both slower to the target than these settings.
         "HalfCheetah-Run-v1": BatchedConfig(
             total_steps=1_000_000,
             num_envs=64,
