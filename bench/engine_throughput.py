@@ -25,9 +25,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -147,8 +148,10 @@ class Clock:
         return stop
 
 
-def train_cpu_engine(task: str, clock: Clock, seed: int = 0) -> None:
-    """The ``cpu`` backend's training loop (rsl-rl PPO, the task's batched defaults), env reward."""
+def train_cpu_engine(
+    task: str, clock: Clock, seed: int = 0, overrides: Mapping[str, Any] | None = None, num_envs: int | None = None
+) -> None:
+    """The ``cpu`` backend's training loop (rsl-rl PPO, the task's batched defaults or ``overrides``), env reward."""
     from eureka_kit.sim.cpu import CpuBatchedEnv
     from eureka_kit.tasks.registry import get_task
     from eureka_kit.training.backends.batched import mean_actor
@@ -159,7 +162,7 @@ def train_cpu_engine(task: str, clock: Clock, seed: int = 0) -> None:
     from eureka_kit.training.weights import ObsNorm
 
     spec = get_task(task)
-    config = resolve_batched_config(spec, total_steps=10**10)
+    config = resolve_batched_config(spec, total_steps=10**10, num_envs=num_envs, overrides=overrides)
     env = CpuBatchedEnv(task, config.num_envs, threads=config.sim_threads, seed=seed)
     ppo = BatchedPPO(env, config, spec, seed)
     low, high = env.action_low.numpy(), env.action_high.numpy()

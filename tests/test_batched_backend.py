@@ -3,6 +3,7 @@ typed reward errors, backend selection, observation normalization identical to S
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -210,3 +211,18 @@ def test_bench_smoke_runs() -> None:
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     assert "raw physics" in out.stdout and "time to eval return" in out.stdout
     assert "candidates x 2,048 steps, 2 workers" in out.stdout
+
+
+def test_tuning_script_applies_its_overrides_and_reports_json() -> None:
+    out = subprocess.run(
+        [
+            sys.executable, str(ROOT / "bench" / "tune_batched.py"), "--cap-s", "0.2", "--raw-s", "0.1",
+            "--eval-every", "1", "--target", "1e9", "--set", "num_envs=8", "--set", "num_mini_batches=2",
+            "--set", "actor_hidden_dims=[16,16]",
+        ],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["set"] == {"num_mini_batches": 2, "actor_hidden_dims": [16, 16], "num_envs": 8}
+    assert result["reached_steps"] is None and result["steps"] > 0 and result["steps"] % (8 * 32) == 0

@@ -8,7 +8,8 @@ loading plain tensors into it.
 
 The defaults (:data:`BATCHED_DEFAULTS`, one row per task, :data:`FALLBACK`
 for the rest) are tuned for wall-clock time to a good policy on a 2-core
-machine with one physics thread per candidate, not copied from step-based
+machine with one physics thread per candidate (measured with
+``bench/tune_batched.py``), not copied from step-based
 tables: many envs and short rollouts keep the physics batch large and the
 policy calls few, so most of the time goes to simulation.
 """
