@@ -53,16 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-every", type=int, default=51_200, help="env-steps between evaluations")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    overrides = parse_set(args.set)
-    num_envs = overrides.pop("num_envs", None)
+    settings = parse_set(args.set)
+    overrides = {k: v for k, v in settings.items() if k != "num_envs"}
     raw = bench.raw_physics(args.task, 64, 1, args.raw_s)
     for seed in args.seeds:
         clock = bench.Clock(args.cap_s, args.target, args.eval_every, bench.Evaluator(args.task, 5, None))
-        bench.train_cpu_engine(args.task, clock, seed, overrides, num_envs)
+        bench.train_cpu_engine(args.task, clock, seed, overrides, settings.get("num_envs"))
         rate = clock.steps / max(clock.train_s, 1e-9)
         result = {
             "task": args.task,
-            "set": {**overrides, **({"num_envs": num_envs} if num_envs else {})},
+            "set": settings,
             "seed": seed,
             "reached_steps": clock.reached_steps,
             "reached_s": None if clock.reached_s is None else round(clock.reached_s, 1),
