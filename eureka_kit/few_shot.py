@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Literal
 
 from eureka_kit.files import UntrustedFileError, read_bounded_text
 from eureka_kit.prompting import render
+from eureka_kit.python_parse import parse_module
 from eureka_kit.reward.static_checks import check_static
 from eureka_kit.tasks.spec import TaskSpec
 
@@ -119,7 +120,7 @@ def _read(path: Path) -> tuple[str, ast.Module]:
     except (OSError, UntrustedFileError) as e:
         raise ExampleError(f"{path}: cannot read it: {e}") from None
     try:
-        return source, ast.parse(source, str(path))
+        return source, parse_module(source, str(path))
     except SyntaxError as e:
         raise ExampleError(f"{path}: does not parse: line {e.lineno}: {e.msg}") from None
 

@@ -29,6 +29,7 @@ from typing import Literal
 from eureka_kit.files import atomic_write_text
 from eureka_kit.llm import LLMClient, Message, SamplingParams
 from eureka_kit.prompting import render, signature
+from eureka_kit.python_parse import parse_module
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.extract import extract_program
 from eureka_kit.reward.normalize import Normalization, normalize
@@ -71,7 +72,7 @@ class RepairOutcome:
 def same_program(a: str, b: str) -> bool:
     """The same code, comments, blank lines and formatting aside."""
     try:
-        return ast.dump(ast.parse(a)) == ast.dump(ast.parse(b))
+        return ast.dump(parse_module(a)) == ast.dump(parse_module(b))
     except (SyntaxError, ValueError, RecursionError):
         return a.strip() == b.strip()
 

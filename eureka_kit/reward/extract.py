@@ -30,6 +30,7 @@ import symtable
 from dataclasses import dataclass
 from typing import Literal
 
+from eureka_kit.python_parse import parse_module
 from eureka_kit.reward.program import ENTRY_POINT
 
 ExtractionStatus = Literal["ok", "no_code", "no_entry_point", "ambiguous", "truncated", "syntax_error"]
@@ -103,7 +104,7 @@ def extract_program(response: str) -> Extraction:
     broken: list[tuple[_Block, SyntaxError]] = []
     for block in blocks:
         try:
-            parsed.append(_Parsed(block, ast.parse(block.text)))
+            parsed.append(_Parsed(block, parse_module(block.text)))
         except SyntaxError as err:
             broken.append((block, err))
         except (ValueError, RecursionError, MemoryError) as err:  # null bytes, absurd nesting
@@ -215,7 +216,7 @@ def _from_unfenced(response: str) -> Extraction:
         return Extraction("no_code", None, f"The response contains no Python code. {_ASK}")
     code = "\n".join(lines[start:]) + "\n"
     try:
-        tree = ast.parse(code)
+        tree = parse_module(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
         if not _mentions_entry_point(code):
             return Extraction("no_code", None, f"The response contains no Python code defining `{ENTRY_POINT}`. {_ASK}")
@@ -248,7 +249,7 @@ def _single_block(p: _Parsed) -> Extraction:
 
 def _try_parse(text: str) -> ast.Module | None:
     try:
-        return ast.parse(text)
+        return parse_module(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 

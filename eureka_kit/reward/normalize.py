@@ -25,6 +25,7 @@ import ast
 from dataclasses import dataclass
 from typing import Literal
 
+from eureka_kit.python_parse import parse_module
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.program import ENTRY_POINT
 from eureka_kit.tasks.spec import TaskSpec
@@ -98,7 +99,7 @@ def _constant_components(report: CheckReport) -> bool:
 def normalize(spec: TaskSpec, source: str, report: CheckReport) -> tuple[str | None, tuple[Normalization, ...]]:
     """The program with the safe edits the report calls for, and the edits; ``(None, ())`` when none applies."""
     try:
-        tree = ast.parse(source)
+        tree = parse_module(source)
     except (SyntaxError, ValueError, RecursionError):
         return None, ()
     fn = _entry(tree)
@@ -162,7 +163,7 @@ def _apply(source: str, edits: list[_Edit], needs_torch: bool) -> str:
     text = data.decode()
     if needs_torch and not any(
         isinstance(s, ast.Import) and any(a.name == "torch" and a.asname is None for a in s.names)
-        for s in ast.parse(text).body
+        for s in parse_module(text).body
     ):
         text = "import torch\n" + text
     return text

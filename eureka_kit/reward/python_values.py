@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 
+from eureka_kit.python_parse import parse_module
 from eureka_kit.reward.check_report import CheckIssue
 from eureka_kit.reward.program import ENTRY_POINT
 from eureka_kit.tasks.spec import TaskSpec
@@ -52,7 +53,7 @@ def locate_python_values(spec: TaskSpec, source: str, issues: list[CheckIssue]) 
     if k is None or not _TOTAL.search(issues[k].message):
         return issues
     try:
-        tree = ast.parse(source)
+        tree = parse_module(source)
     except (SyntaxError, ValueError, RecursionError):
         return issues
     fn = _entry(tree)

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import torch
 from torch.overrides import TorchFunctionMode
 
+from eureka_kit.python_parse import parse_expression
 from eureka_kit.reward.program import PROGRAM_FILENAME, BoundProgram
 from eureka_kit.tasks.spec import TaskSpec
 
@@ -158,7 +159,7 @@ def expression_at(source: str, line: int, end_line: int | None, col: int | None,
 def _operand_labels(expression: str, op: str) -> list[str]:
     """Source text of the operands of a binary expression or method call (``a + b`` -> ``a``, ``b``)."""
     try:
-        node = ast.parse(expression, mode="eval").body
+        node = parse_expression(expression)
     except SyntaxError:
         return []
     if isinstance(node, ast.BinOp):

@@ -16,6 +16,7 @@ import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from eureka_kit.python_parse import parse_module
 from eureka_kit.reward.check_report import CheckIssue, CheckReport
 from eureka_kit.reward.program import ENTRY_POINT, PROGRAM_FILENAME, ProgramError, bind_arguments
 from eureka_kit.tasks.spec import TaskSpec
@@ -36,7 +37,7 @@ def check_static(spec: TaskSpec, source: str) -> CheckReport:
 def static_issues(spec: TaskSpec, source: str) -> tuple[list[CheckIssue], ast.Module | None]:
     """The issues of :func:`check_static` and the parsed program (``None`` when it does not parse)."""
     try:
-        tree = ast.parse(source, PROGRAM_FILENAME)
+        tree = parse_module(source, PROGRAM_FILENAME)
     except SyntaxError as e:
         text = line_text(source, e.lineno)
         where = f" at line {e.lineno}" + (f" (`{text}`)" if text else "") if e.lineno else ""

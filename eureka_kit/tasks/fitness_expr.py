@@ -36,6 +36,7 @@ from typing import Literal
 
 import numpy as np
 
+from eureka_kit.python_parse import parse_expression
 from eureka_kit.tasks.spec import FREE_FORM_TAG, Fitness, TaskSpec
 
 Aggregate = Literal["mean", "sum", "max", "last", "any", "fraction"]
@@ -100,7 +101,7 @@ def parse_fitness(text: str, spec: TaskSpec) -> FitnessExpr:
     if len(text) > MAX_LENGTH:
         raise FitnessExprError(f"the fitness expression is longer than {MAX_LENGTH} characters")
     try:
-        tree = ast.parse(text, mode="eval").body
+        tree = parse_expression(text)
     except SyntaxError as e:
         raise FitnessExprError(f"not an expression: {e.msg} at column {e.offset}: {text!r}") from None
     if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id in AGGREGATES):
