@@ -311,8 +311,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from eureka_kit.final_eval import evaluate_run, format_table
     from eureka_kit.loop import prepare_sandbox
 
+    run = require_run(Path(args.run).absolute())  # before the sandbox check (seconds): a wrong folder comes first
     prepare_sandbox(args.sandbox)
-    result = evaluate_run(Path(args.run).absolute(), seeds=args.seeds, steps=args.steps, workers=args.workers)
+    result = evaluate_run(run, seeds=args.seeds, steps=args.steps, workers=args.workers)
     print(format_table(result))
     print(f"stored in {Path(args.run) / 'final_eval.json'}")
     return 0

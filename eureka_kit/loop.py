@@ -16,6 +16,7 @@ LLM cache answers requests already made.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -46,9 +47,10 @@ from eureka_kit.repair import ask_with, check_with_repairs
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.check_runner import check_sandboxed
 from eureka_kit.reward.static_checks import check_static
+from eureka_kit.run.containment import contain_hook, contained, internal_error_record, report_internal_errors
 from eureka_kit.run.notes import take_notes
 from eureka_kit.run.progress import Progress
-from eureka_kit.run.records import CandidateRecord, CandidateStatus, PreparedCandidate, short
+from eureka_kit.run.records import RETRIED_ON_RESUME, CandidateRecord, CandidateStatus, PreparedCandidate, short
 from eureka_kit.run.store import RunStore, atomic_write_json, atomic_write_text, read_json
 from eureka_kit.run_setup import (
     MAX_RUN_FILE_BYTES,
@@ -267,12 +269,28 @@ class Loop:
         used = outcome.train.stats.total_steps if outcome.train.stats is not None else self.steps
         return self.finish_trained(p, outcome, env_steps=used if outcome.train.status == "ok" else None)
 
+    def contained(self, generation: int, index: int, work: Callable[[], CandidateRecord]) -> CandidateRecord:
+        """``work()``; an unexpected exception ends the candidate ``internal_error`` (the LLM budget ends the run)."""
+        return contained(work, lambda e: self.internal_error(generation, index, e), passthrough=(BudgetExceeded,))
+
+    def _run_contained(self, generation: int, index: int, response: str, messages: list[Message]) -> CandidateRecord:
+        return self.contained(
+            generation, index, functools.partial(self.run_candidate, generation, index, response, messages)
+        )
+
+    def internal_error(self, generation: int, index: int, error: Exception) -> CandidateRecord:
+        """End a candidate as ``internal_error``: traceback in its folder, record written, one console line."""
+        stage = self.progress.stage_of(f"gen_{generation:03d}/cand_{index:02d}") or "preparing"
+        return self.finish(internal_error_record(self.store.root, generation, index, stage, error))
+
     # ----- generations ------------------------------------------------------------------------------
     def _load_record(self, generation: int, index: int) -> CandidateRecord | None:
+        """The finished record of a candidate; ``None`` when it has none or must run again (``internal_error``)."""
         path = self.store.cand_dir(generation, index) / "candidate.json"
         if not path.exists():
             return None
-        return CandidateRecord.from_json(read_json(path))
+        record = CandidateRecord.from_json(read_json(path))
+        return None if record.status in RETRIED_ON_RESUME else record
 
     def _report_usage(self) -> None:
         totals = self.client.totals()
@@ -315,7 +333,7 @@ class Loop:
             self._after_generation(generation, records)
             return records
         with ThreadPoolExecutor(max_workers=self.executor.workers, thread_name_prefix="cand") as pool:
-            futures = {i: pool.submit(self.run_candidate, generation, i, completions[i].text, messages) for i in todo}
+            futures = {i: pool.submit(self._run_contained, generation, i, completions[i].text, messages) for i in todo}
             for i, fut in futures.items():
                 done[i] = fut.result()
         records = [done[i] for i in range(k)]
@@ -323,8 +341,15 @@ class Loop:
         return records
 
     def _after_generation(self, generation: int, records: list[CandidateRecord]) -> None:
-        """The callbacks' end of generation: videos, rankings (and any the user added)."""
-        self.callbacks.on_generation_end(GenerationContext(self.context, generation, tuple(records)))
+        """The callbacks' end of generation: videos, rankings (and any the user added).
+
+        The records are already written; a callback that raises is contained (its traceback in the generation's
+        folder, one console line) and the run goes on with the next callback and generation.
+        """
+        context, folder = GenerationContext(self.context, generation, tuple(records)), self.store.gen_dir(generation)
+        for callback in self.callbacks.callbacks:
+            end = functools.partial(callback.on_generation_end, context)
+            contain_hook(self.progress.log, folder, type(callback).__name__, "generation end", end)
 
     def run(self) -> RunResult:
         started = time.monotonic()
@@ -355,8 +380,11 @@ class Loop:
                 stopped = f"budget: {e}"
                 self.progress.log(f"LLM budget reached, stopping cleanly: {e}")
             summary = self._write_summary(history, previous_wall + time.monotonic() - started, stopped)
-            self.callbacks.on_run_end(self.context, summary)
+            for callback in self.callbacks.callbacks:  # the report and the like: contained like generation ends
+                end = functools.partial(callback.on_run_end, self.context, summary)
+                contain_hook(self.progress.log, self.store.root, type(callback).__name__, "run end", end)
             self.executor.close()
+            report_internal_errors(self.progress.log, self.store.root, history)
         elite = self.elite(history)
         return RunResult(self.store.root, elite.record if elite else None, stopped, summary)
 
@@ -449,8 +477,9 @@ def prepare_sandbox(mode: str | None, log: Callable[[str], None] = print) -> Non
 def _run(
     config: RunConfig, store: RunStore, progress: Progress | None, callbacks: Sequence[LoopCallback], *, fresh: bool
 ) -> RunResult:
-    try:  # set-up: anything failing here fails before any candidate work
+    try:  # set-up, cheap checks first: the replay file (client), the training backend, then the sandbox (seconds)
         client = _make_client(config, store)
+        resolve_training(config.backend, config.task_spec(), config.device)
         prog = progress or Progress(config.task, config.generations)
     except BaseException:
         if fresh:

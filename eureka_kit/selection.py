@@ -26,8 +26,9 @@ from eureka_kit.tasks.spec import TaskSpec
 
 PROMPT_FAILURE_CHARS = 400
 PROMPT_STOPPED_FEEDBACK_CHARS = 1200
-NOT_FAILURES = ("ok", "stopped_early", "equivalent")
-"""Statuses that are not failures: stopped early (successive halving) and equivalent programs get notes of their own."""
+NOT_FAILURES = ("ok", "stopped_early", "equivalent", "internal_error")
+"""Statuses the next prompt does not list as the program's failures: stopped early (successive halving) and
+equivalent programs get notes of their own; ``internal_error`` was eureka-kit's fault, not the program's."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def _next_messages(
         messages.append(Message("user", render("reflection", best=elite, failures=failures, generation=generation - 1)))
         return messages
     # nothing worked yet: show one failed program and its error (Eureka's execution-error feedback)
-    failed = next((r for r in last if (run_dir / r.name / "reward.py").exists()), None)
+    failed = next((r for r in last if r.status != "internal_error" and (run_dir / r.name / "reward.py").exists()), None)
     if failed is not None:
         source = (run_dir / failed.name / "reward.py").read_text()
         messages.append(Message("assistant", f"```python\n{source.strip()}\n```"))

@@ -74,6 +74,11 @@ class Progress:
             self.log(f"  {name}: {stage}{' - ' + detail if detail else ''}")
         self._refresh()
 
+    def stage_of(self, name: str) -> Stage | None:
+        """The last stage reported for candidate ``name`` in this generation (``None``: none yet)."""
+        with self._lock:
+            return self._s.stages.get(name)
+
     def finished(self, name: str, status: str, fitness: float | None, message: str = "") -> None:
         with self._lock:
             self._s.stages[name] = "done"

@@ -19,8 +19,11 @@ CandidateStatus = Literal[
     "stopped_early",
     "equivalent",
     "executor_error",
+    "internal_error",
 ]
 STATUSES: tuple[str, ...] = get_args(CandidateStatus)
+RETRIED_ON_RESUME: tuple[CandidateStatus, ...] = ("internal_error",)
+"""Statuses that say eureka-kit failed, not the program: ``eureka-kit resume`` runs these candidates again."""
 
 MAX_MESSAGE_CHARS = 2000
 

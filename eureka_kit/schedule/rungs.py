@@ -16,14 +16,16 @@ so a run resumed after a crash trains only the rungs that have no result yet.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol
 
 from eureka_kit.executors import CandidateJob, CandidateOutcome, Executor
 from eureka_kit.files import atomic_write_json
-from eureka_kit.llm import Message
+from eureka_kit.llm import BudgetExceeded, Message
+from eureka_kit.run.containment import contained
 from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import CandidateRecord, PreparedCandidate, short
 from eureka_kit.run.store import RunStore
@@ -67,6 +69,8 @@ class CandidateSteps(Protocol):
     ) -> CandidateRecord: ...
 
     def finish(self, record: CandidateRecord) -> CandidateRecord: ...
+
+    def internal_error(self, generation: int, index: int, error: Exception) -> CandidateRecord: ...
 
 
 def run_rung(steps: CandidateSteps, p: PreparedCandidate, plan: HalvingPlan, rung: int) -> CandidateOutcome:
@@ -130,13 +134,24 @@ def run_halving_generation(
         prepared[i] = p
         train(p, 0)
 
+    def guarded(i: int, work: Callable[[], None]) -> None:
+        """``work`` for candidate ``i``; an unexpected exception ends that candidate as ``internal_error``."""
+
+        def internal(error: Exception) -> None:
+            records[i] = steps.internal_error(generation, i, error)
+
+        contained(work, internal, passthrough=(BudgetExceeded,))
+
+    def finish(i: int, status: FinalStatus, message: str | None, result: RungResult, rung: int) -> None:
+        records[i] = _finish(steps, prepared[i], outcomes.get(i), status, message, result, rung)
+
     with ThreadPoolExecutor(max_workers=steps.executor.workers, thread_name_prefix="cand") as pool:
-        for fut in [pool.submit(first, i) for i in range(k) if i not in done]:
+        for fut in [pool.submit(guarded, i, partial(first, i)) for i in range(k) if i not in done]:
             fut.result()
         alive = list(range(k))
         for rung in range(plan.rungs):
-            todo = [prepared[i] for i in alive if i in prepared and i not in records]
-            for fut in [pool.submit(train, p, rung) for p in todo] if rung > 0 else []:
+            todo = [prepared[i] for i in alive if i in prepared and i not in records] if rung > 0 else []
+            for fut in [pool.submit(guarded, p.index, partial(train, p, rung)) for p in todo]:
                 fut.result()
             results = {i: r for i in alive if (r := read_rung(cand(i), rung)) is not None}
             for i, r in results.items():
@@ -147,13 +162,12 @@ def run_halving_generation(
             finals: list[tuple[int, FinalStatus, str | None]] = [(i, "ok", None) for i in decision.kept] if last else []
             finals += [(i, "stopped_early", stop_message(plan, decision, results[i])) for i in decision.stopped]
             finishing = [
-                pool.submit(_finish, steps, prepared[i], outcomes.get(i), status, message, results[i], rung)
+                pool.submit(guarded, i, partial(finish, i, status, message, results[i], rung))
                 for i, status, message in finals
                 if i in prepared and i not in records
             ]
             for done_fut in finishing:
-                rec = done_fut.result()
-                records[rec.index] = rec
+                done_fut.result()
             alive = list(decision.kept)
     return [records[i] for i in range(k)]
 
