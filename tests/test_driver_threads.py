@@ -1,0 +1,88 @@
+"""What candidate threads share in the driver stays consistent when many threads use it at once.
+
+Each test hammers one shared object from several threads with a tiny switch interval (so the interpreter
+switches threads as often as it can) and checks the result is exactly what a serial run gives: the call log's
+lines, the LLM totals, the progress display, the shared Crafter textures, one render at a time, the task
+constants. See "Threads in the driver" in docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+THREADS = 8
+
+
+@pytest.fixture(autouse=True)
+def _fast_switching() -> Iterator[None]:
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
+
+
+def _together(fn: Callable[[int], Any], n: int = THREADS) -> list[Any]:
+    """``fn(i)`` for ``i < n``, all started at once from ``n`` threads; re-raises the first error."""
+    start = threading.Barrier(n)
+
+    def run(i: int) -> Any:
+        start.wait()
+        return fn(i)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return [f.result() for f in [pool.submit(run, i) for i in range(n)]]
+
+
+# ----- progress display ---------------------------------------------------------------------------------
+
+
+class _FakeLive:
+    """Stands in for ``rich.live.Live``: keeps the last panel, prints nothing."""
+
+    def __init__(self) -> None:
+        self.panels = 0
+        self.console = self
+
+    def update(self, panel: Any) -> None:
+        self.panels += 1
+
+    def print(self, message: str) -> None:
+        pass
+
+
+def test_progress_panel_is_drawn_while_candidates_change_stages() -> None:
+    from eureka_kit.run.progress import Progress
+
+    progress = Progress("CartPole-Run-v1", 1, live=False)
+    progress._live = _FakeLive()  # draw a panel on every event, as on a terminal
+
+    def candidate(i: int) -> None:
+        for j in range(150):
+            name = f"gen_000/cand_{i:02d}_{j:03d}"
+            progress.stage(name, "checking")
+            progress.finished(name, "ok" if j % 2 else f"status_{j % 7}", float(j))
+
+    _together(candidate)
+    assert progress._s.statuses.total() == THREADS * 150
+    assert progress._s.best_fitness == 149.0
+
+
+def test_progress_lines_are_printed_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    from eureka_kit.run.progress import Progress
+
+    progress = Progress("CartPole-Run-v1", 1, live=False)
+    _together(lambda i: [progress.log(f"line {i} {j} " + "x" * 200) for j in range(100)])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == THREADS * 100
+    assert all(line.startswith("line ") and line.endswith("x" * 200) and line.count("line") == 1 for line in lines)
