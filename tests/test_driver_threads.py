@@ -86,3 +86,47 @@ def test_progress_lines_are_printed_whole(capsys: pytest.CaptureFixture[str]) ->
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == THREADS * 100
     assert all(line.startswith("line ") and line.endswith("x" * 200) and line.count("line") == 1 for line in lines)
+
+
+# ----- LLM client: call log and totals ------------------------------------------------------------------
+
+
+def _record(i: int, j: int) -> Any:
+    from eureka_kit.llm import CallRecord
+
+    return CallRecord(f"gen_000/cand_{i:02d}/repair_{j}", "m", (0,), "ok", 10 + i, j, cost_usd=0.001 * j)
+
+
+def test_call_log_lines_stay_whole_with_many_threads_and_two_hooks(tmp_path: Path) -> None:
+    from eureka_kit.llm.accounting import append_jsonl
+
+    log = tmp_path / "llm_calls.jsonl"
+    hooks = [append_jsonl(log), append_jsonl(log)]  # e.g. the judge's client and the loop's, on one file
+    _together(lambda i: [hooks[j % 2](_record(i, j)) for j in range(200)])
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == THREADS * 200
+    seen = {(d["request_id"], d["completion_tokens"]) for d in map(json.loads, lines)}
+    assert len(seen) == THREADS * 200
+
+
+def test_concurrent_samples_add_up_exactly_in_totals_records_and_log(tmp_path: Path) -> None:
+    from eureka_kit.llm import Message, make_client
+    from eureka_kit.llm.accounting import usage_from_log
+
+    replay = tmp_path / "replay.jsonl"
+    replay.write_text('{"key": "*", "text": "def compute_reward(): pass"}\n')
+    log = tmp_path / "llm_calls.jsonl"
+    client = make_client("replay", replay_path=replay, cache_dir=tmp_path / "cache", calls_log=log)
+    messages = [Message("user", "write a reward")]
+
+    def candidate(i: int) -> None:
+        for j in range(25):
+            client.sample(messages, n=2, request_id=f"gen_000/cand_{i:02d}/repair_{j}")
+        client.sample(messages, n=2, request_id=f"gen_000/cand_{i:02d}/repair_0")  # from the cache
+
+    _together(candidate)
+    totals = client.totals()
+    assert (totals.requests, totals.completions, totals.cache_hits) == (THREADS * 25, THREADS * 50, THREADS)
+    assert len(client.records) == THREADS * 26 == len(log.read_text().splitlines())
+    assert usage_from_log(log) == totals
+    assert sum(client.totals(f"gen_000/cand_{i:02d}/").requests for i in range(THREADS)) == totals.requests
