@@ -130,3 +130,26 @@ def test_concurrent_samples_add_up_exactly_in_totals_records_and_log(tmp_path: P
     assert len(client.records) == THREADS * 26 == len(log.read_text().splitlines())
     assert usage_from_log(log) == totals
     assert sum(client.totals(f"gen_000/cand_{i:02d}/").requests for i in range(THREADS)) == totals.requests
+
+
+# ----- Crafter's shared textures ------------------------------------------------------------------------
+
+
+def test_crafter_texture_swap_is_undone_whatever_the_threads() -> None:
+    pytest.importorskip("crafter")
+    from crafter import engine
+
+    from eureka_kit.games import crafter_env
+
+    original = engine.Textures
+    built: list[Any] = []
+
+    def build(i: int) -> None:
+        for _ in range(20):
+            with crafter_env._shared_textures():
+                built.append(engine.Textures("unused"))
+                time.sleep(0)
+
+    _together(build)
+    assert engine.Textures is original  # never left swapped
+    assert len(crafter_env._TEXTURES) == 1 and all(t is crafter_env._TEXTURES[0] for t in built)
