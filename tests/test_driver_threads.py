@@ -153,3 +153,43 @@ def test_crafter_texture_swap_is_undone_whatever_the_threads() -> None:
     _together(build)
     assert engine.Textures is original  # never left swapped
     assert len(crafter_env._TEXTURES) == 1 and all(t is crafter_env._TEXTURES[0] for t in built)
+
+
+# ----- videos: one GL context at a time ------------------------------------------------------------------
+
+
+def test_videos_from_several_threads_render_one_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from eureka_kit.preferences import video
+    from eureka_kit.tasks.registry import get_task
+
+    active, most = [0], [0]
+    count = threading.Lock()
+
+    class Env:
+        """A render env that counts how many exist at once (each would hold a GL context)."""
+
+        def __init__(self) -> None:
+            with count:
+                active[0] += 1
+                most[0] = max(most[0], active[0])
+
+        def reset(self, seed: int) -> None:
+            time.sleep(0.005)
+            raise RuntimeError("no display in this test")
+
+        def render(self) -> None:
+            raise AssertionError("reset fails first")
+
+        def close(self) -> None:
+            with count:
+                active[0] -= 1
+
+    monkeypatch.setattr(video, "_make_render_env", lambda spec, width, height: Env())
+    spec = get_task("MountainCar-Flag-v1")
+    results = _together(
+        lambda i: video.record_video(spec, lambda obs: np.zeros(1), tmp_path / f"{i}.mp4", seed=i, max_steps=5)
+    )
+    assert [r.status for r in results] == ["render_error"] * THREADS
+    assert most[0] == 1 and active[0] == 0
