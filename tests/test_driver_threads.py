@@ -193,3 +193,22 @@ def test_videos_from_several_threads_render_one_at_a_time(tmp_path: Path, monkey
     )
     assert [r.status for r in results] == ["render_error"] * THREADS
     assert most[0] == 1 and active[0] == 0
+
+
+# ----- cached task constants ------------------------------------------------------------------------------
+
+
+def test_cached_task_constants_cannot_be_changed_by_one_thread_for_all() -> None:
+    pytest.importorskip("mujoco")
+    import numpy as np
+
+    from eureka_kit.sim.physics import get_physics
+
+    consts = get_physics("HalfCheetah-Run-v1").consts()
+    assert consts is get_physics("HalfCheetah-Run-v1").consts()  # one object shared by every env and thread
+    for array in (consts.init_qpos, consts.init_qvel, consts.body_mass):
+        with pytest.raises(ValueError, match="read-only"):
+            array += 1.0
+    with pytest.raises(TypeError):
+        consts.body["torso"] = 0  # type: ignore[index]
+    assert np.all(consts.init_qvel == 0.0)
