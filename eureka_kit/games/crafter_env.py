@@ -21,6 +21,7 @@ creatures), then the inventory / 9, daylight, sleeping and the facing direction.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,6 +49,8 @@ def _crafter() -> Any:
 
 
 _TEXTURES: list[Any] = []
+_TEXTURES_LOCK = threading.Lock()
+"""Held while ``crafter.engine.Textures`` is swapped: candidate threads build envs at once (evaluation, videos)."""
 
 
 @contextlib.contextmanager
@@ -55,18 +58,20 @@ def _shared_textures() -> Iterator[None]:
     """Build ``crafter.Env`` with one process-wide ``Textures`` (its images, read from 56 PNG files, ~80 ms).
 
     Textures are read only when drawing (videos) and cache resized copies by size, so envs can share them;
-    the batched Crafter engine builds 64 envs per candidate.
+    the batched Crafter engine builds 64 envs per candidate. The swap of Crafter's module attribute holds a
+    lock for the whole block: two threads swapping at once would leave the swap in place for good.
     """
     from crafter import constants, engine
 
-    if not _TEXTURES:
-        _TEXTURES.append(engine.Textures(constants.root / "assets"))
-    original = engine.Textures
-    engine.Textures = lambda directory: _TEXTURES[0]
-    try:
-        yield
-    finally:
-        engine.Textures = original
+    with _TEXTURES_LOCK:
+        if not _TEXTURES:
+            _TEXTURES.append(engine.Textures(constants.root / "assets"))
+        original = engine.Textures
+        engine.Textures = lambda directory: _TEXTURES[0]
+        try:
+            yield
+        finally:
+            engine.Textures = original
 
 
 class CrafterGame(gym.Env):  # type: ignore[type-arg]

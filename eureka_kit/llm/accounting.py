@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,18 +151,29 @@ class Usage:
         }
 
 
+_APPEND_LOCK = threading.Lock()
+"""Held while a line is appended to any call log: lines from several threads (or clients) never interleave."""
+
+
 def append_jsonl(path: str | Path) -> Callable[[CallRecord], None]:
-    """A call hook appending each record as one JSON line to ``path`` (created with its folder if needed)."""
+    """A call hook appending each record as one JSON line to ``path`` (created with its folder if needed).
+
+    Safe to call from several threads, and from several hooks on the same file: each line is written whole
+    under a process-wide lock, in one ``O_APPEND`` write where the system allows (a crash leaves no half record).
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
 
     def write(record: CallRecord) -> None:
         line = (json.dumps(record.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)  # one write of a whole line: a crash never leaves half a record
-        finally:
-            os.close(fd)
+        with _APPEND_LOCK:
+            fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                view = memoryview(line)
+                while view:  # a short write (a signal, a pipe) goes on where it stopped
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
 
     return write
 

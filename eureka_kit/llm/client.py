@@ -27,6 +27,13 @@ estimated prompt of the request would reach the cap (USD and/or tokens),
 A completion's length is unknown in advance, so the spend can pass the cap by
 the output of the last request (or batch of concurrent requests). Cached
 answers are free and never blocked.
+
+One client serves every candidate thread of a run: its records and totals
+change under one lock (the ``on_call`` hooks run under it too, so call-log
+lines keep the order of the records); the cache is files written atomically;
+the replay backend keeps no cursor (an answer depends on the request id only).
+Requests from several threads that pass the budget check together can each
+pass the cap by their output.
 """
 
 from __future__ import annotations
@@ -219,8 +226,7 @@ class LLMClient:
         while remaining:
             self._check_budget(request_id, msgs, remaining, requests=1)
             got = self._request(msgs, params, remaining, request_id, keys, materials)
-            if len(got) < len(remaining) and not self._warned_short_n:
-                self._warned_short_n = True
+            if len(got) < len(remaining) and self._first_short_n():
                 log.warning(
                     "%r returned %d of %d samples asked with n; it probably ignores 'n'. Asking again for the rest; "
                     "batch_mode='concurrent' avoids the extra round trips.",
@@ -318,6 +324,12 @@ class LLMClient:
             latency_s=latency,
             attempts=info.attempts,
         )
+
+    def _first_short_n(self) -> bool:
+        """True the first time a backend returned fewer samples than asked (warned once, whatever the thread)."""
+        with self._lock:
+            first, self._warned_short_n = not self._warned_short_n, True
+        return first
 
     def _check_budget(self, request_id: str, msgs: Sequence[Message], indices: list[int], *, requests: int) -> None:
         if not self.budget.enabled:

@@ -28,6 +28,7 @@ import inspect
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -92,6 +93,10 @@ class VideoResult:
 
 _chosen_backend: str | None = None
 
+_RENDER_LOCK = threading.RLock()
+"""One video at a time in the process: the GL backend is chosen once (``os.environ``), and each video's GL
+context is created, made current, used and freed in the thread that records it, never while another exists."""
+
 
 def _probe(backend: str) -> str | None:
     """Try rendering with ``backend`` in a child process; ``None`` if it works, else the reason."""
@@ -122,6 +127,11 @@ def ensure_gl_backend() -> str:
     takes the first that renders. The choice is cached for the process.
     Raises :class:`RenderError` when none works.
     """
+    with _RENDER_LOCK:
+        return _ensure_gl_backend()
+
+
+def _ensure_gl_backend() -> str:
     global _chosen_backend
     if _chosen_backend is not None and os.environ.get("MUJOCO_GL") == _chosen_backend:
         return _chosen_backend
@@ -277,11 +287,27 @@ def record_video(
     theirs. ``fps`` defaults to the env's ``render_fps`` (real time).
     Rendering failures return ``status="render_error"`` with a message and
     leave no file; errors raised by ``act`` propagate (they are the caller's).
+    Safe to call from several threads: the videos are recorded one at a time.
     """
     out_path = Path(out_path)
     width, height = width - width % 2, height - height % 2
     if width < 2 or height < 2 or max_steps < 0:
         raise ValueError(f"need width, height >= 2 and max_steps >= 0, got {width}x{height}, {max_steps}")
+    with _RENDER_LOCK:
+        return _record_video(spec, act, out_path, seed, max_steps, width, height, fps)
+
+
+def _record_video(
+    spec: TaskSpec,
+    act: Callable[[np.ndarray], np.ndarray],
+    out_path: Path,
+    seed: int,
+    max_steps: int,
+    width: int,
+    height: int,
+    fps: int | None,
+) -> VideoResult:
+    """:func:`record_video` with its arguments checked, under the render lock."""
     started = time.monotonic()
 
     def failed(message: str, backend: str | None = None) -> VideoResult:

@@ -31,10 +31,16 @@ class _State:
 
 
 class Progress:
-    """Thread-safe progress display; use as a context manager."""
+    """Thread-safe progress display; use as a context manager.
+
+    Candidate threads call every method at once: the state is changed and read (to draw the panel) under one
+    lock, so a panel never iterates a dict another thread is growing, and each printed line is written whole
+    under a second lock, so two threads' lines never interleave.
+    """
 
     def __init__(self, task: str, generations: int, live: bool | None = None) -> None:
         self._lock = threading.Lock()
+        self._print_lock = threading.Lock()
         self._s = _State(generations=generations)
         self._task = task
         self._live_enabled = sys.stdout.isatty() if live is None else live
@@ -44,21 +50,27 @@ class Progress:
         if self._live_enabled:
             from rich.live import Live
 
-            self._live = Live(self._render(), refresh_per_second=4, transient=False)
+            with self._lock:
+                panel = self._render()
+            self._live = Live(panel, refresh_per_second=4, transient=False)
             self._live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
-            self._live.update(self._render())
+            with self._lock:
+                panel = self._render()
+            self._live.update(panel)
             self._live.__exit__(*exc)
             self._live = None
 
     def log(self, message: str) -> None:
         if self._live is not None:
-            self._live.console.print(message)
+            self._live.console.print(message)  # rich's console serializes its own output
         else:
-            print(message, flush=True)
+            with self._print_lock:
+                sys.stdout.write(message + "\n")
+                sys.stdout.flush()
 
     def generation(self, generation: int) -> None:
         with self._lock:
@@ -99,9 +111,12 @@ class Progress:
 
     def _refresh(self) -> None:
         if self._live is not None:
-            self._live.update(self._render())
+            with self._lock:  # the panel is a snapshot: drawn while no thread changes the state
+                panel = self._render()
+            self._live.update(panel)
 
     def _render(self) -> Any:
+        """The panel (a ``rich`` table) of the current state; call with ``self._lock`` held."""
         from rich.table import Table
 
         s = self._s

@@ -85,6 +85,6 @@ def as_float(x: Array, like: Array) -> Array:
 
 def like(value: np.ndarray, ref: Array) -> Array:
     """A numpy constant in ``ref``'s library (and, for torch, its device and dtype)."""
-    if _is_torch(ref):
-        return torch.as_tensor(value, dtype=ref.dtype, device=ref.device)
+    if _is_torch(ref):  # a copy: torch cannot share a read-only array (the cached task constants are)
+        return torch.tensor(value, dtype=ref.dtype, device=ref.device)
     return value

@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -104,7 +105,7 @@ class TaskPhysics:
         return "cfrc_ext" in self.fields
 
     def consts(self) -> ModelConsts:
-        """The model's constants (loaded once per task)."""
+        """The model's constants (loaded once per task, read-only: shared across threads)."""
         return _consts(self.xml_file, self.frame_skip)
 
     def model(self) -> Any:
@@ -122,17 +123,23 @@ def model_path(xml_file: str) -> str:
     return str(expand_model_path(xml_file))
 
 
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
 @functools.cache
 def _consts(xml_file: str, frame_skip: int) -> ModelConsts:
+    """One read-only :class:`ModelConsts` per model, shared by every env of every thread (none can change it)."""
     import mujoco
 
     model = mujoco.MjModel.from_xml_path(model_path(xml_file))
     return ModelConsts(
-        body={model.body(i).name: i for i in range(model.nbody)},
-        body_mass=np.array(model.body_mass, dtype=np.float64),
+        body=MappingProxyType({model.body(i).name: i for i in range(model.nbody)}),
+        body_mass=_frozen(np.array(model.body_mass, dtype=np.float64)),
         dt=float(model.opt.timestep * frame_skip),
-        init_qpos=np.array(model.qpos0, dtype=np.float64),
-        init_qvel=np.zeros(model.nv, dtype=np.float64),
+        init_qpos=_frozen(np.array(model.qpos0, dtype=np.float64)),
+        init_qvel=_frozen(np.zeros(model.nv, dtype=np.float64)),
     )
 
 

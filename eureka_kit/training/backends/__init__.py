@@ -64,7 +64,7 @@ def get_backend(name: str) -> TrainingBackend:
     if name not in _LOADED:
         module, _, attr = _PATHS[name].partition(":")
         obj = getattr(importlib.import_module(module), attr)
-        _LOADED[name] = obj() if isinstance(obj, type) else obj
+        _LOADED.setdefault(name, obj() if isinstance(obj, type) else obj)  # threads racing here share the first
     return _LOADED[name]
 
 
