@@ -62,6 +62,7 @@ def test_table_covers_every_check() -> None:
         "unknown_argument", "bad_signature", "wrong_shape", "non_finite", "non_tensor", "bad_return",
         "input_mutated", "multiple_entry_points", "disallowed_import", "call_error", "load_error", "too_slow",
         "total_not_sum", "dominant_component", "unsupported_decorator", "no_components",
+        "unused_term", "component_not_in_total",
     } <= expected  # fmt: skip
 
 

@@ -18,6 +18,8 @@ The parts, one module each:
 - :mod:`eureka_kit.feedback.hacking_signs`: reward-hacking signs
   (``reward_up_fitness_down``, ``return_fitness_mismatch``,
   ``dominant_component``, ``paid_while_failing``, ``ending_pays``);
+- :mod:`eureka_kit.feedback.survival`: episodes that end early by termination while no
+  component pays for staying healthy or penalizes the end (``no_alive_term``);
 - :mod:`eureka_kit.feedback.critique`: the critique for the next prompt
   (:func:`~eureka_kit.feedback.critique.render_critique`) and the optional
   LLM summary (:func:`~eureka_kit.feedback.critique.llm_summary`).
@@ -41,6 +43,7 @@ from eureka_kit.feedback.findings import Analysis, Finding
 from eureka_kit.feedback.game_checks import checks_for
 from eureka_kit.feedback.hacking_signs import component_shares, paid_while_failing, rank_mismatch, training_trend
 from eureka_kit.feedback.score_child import ProgramScores, TrajectoryScores
+from eureka_kit.feedback.survival import no_alive_term
 from eureka_kit.feedback.trajectory import MAX_STEPS_PER_TRAJECTORY, Trajectory
 from eureka_kit.tasks.spec import AnalysisVars, TaskSpec
 
@@ -139,6 +142,7 @@ def analyze(
         findings.extend(component_shares(ctx))
         findings.extend(rank_mismatch(ctx))
         findings.extend(paid_while_failing(ctx, labels))
+        findings.extend(no_alive_term(ctx))
     if series:
         findings.extend(training_trend(spec, series))
     findings.sort(key=Finding.sort_key)

@@ -5,7 +5,10 @@ evaluator become :class:`~eureka_kit.feedback.trajectory.Trajectory` records; th
 reward program scores them in a sandboxed child (its numbers are untrusted
 and only used as feedback text); :func:`eureka_kit.feedback.analyzer.analyze` turns
 everything into findings, rendered as a short critique. ``feedback.md`` holds
-the reflection and the critique; ``analysis.json`` the typed findings.
+the reflection, the critic's warnings on the program (``check.json``: terms
+computed and dropped, a total that is not the sum of the components, ...; they
+did not stop training, so the next generation hears of them here) and the
+critique; ``analysis.json`` the typed findings.
 
 Also builds CARD's trajectory store from earlier generations' rollouts.
 """
@@ -23,7 +26,10 @@ from eureka_kit.feedback.critique import llm_summary, render_critique
 from eureka_kit.feedback.reflection import render_reflection
 from eureka_kit.feedback.score_child import score_trajectories
 from eureka_kit.feedback.trajectory import Trajectory, from_rollout
+from eureka_kit.files import UntrustedFileError, read_bounded_json
 from eureka_kit.llm import LLMClient, LLMError
+from eureka_kit.reward.check_report import CheckReport
+from eureka_kit.reward.check_runner import MAX_ISSUES, MAX_REPORT_BYTES
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.run.store import atomic_write_json
 from eureka_kit.tasks.spec import TaskSpec
@@ -31,6 +37,26 @@ from eureka_kit.tasks.spec import TaskSpec
 log = logging.getLogger(__name__)
 
 ROLLOUTS_FILE = "rollouts.npz"
+CHECK_FILE = "check.json"
+NOT_ABOUT_THE_PROGRAM = frozenset({"real_states_unavailable"})
+"""Critic warnings about the checker's own situation, not the program: left out of the feedback."""
+
+
+def critic_warnings(cand: Path) -> str:
+    """The critic's warnings on the candidate's trained program (its ``check.json``) as text; ``""`` when none."""
+    path = cand / CHECK_FILE
+    if not path.is_file():
+        return ""
+    try:
+        report = CheckReport.from_dict(read_bounded_json(path, MAX_REPORT_BYTES))
+    except (UntrustedFileError, OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        log.warning("unreadable %s: %s", path, e)
+        return ""
+    warnings = [w for w in report.warnings[:MAX_ISSUES] if w.code not in NOT_ABOUT_THE_PROGRAM]
+    if not warnings:
+        return ""
+    lines = ["The reward checker's warnings on this program (it trained anyway; fix them in the next program):"]
+    return "\n".join([*lines, *(f"- [{w.code}] {w.message}" for w in warnings)])
 
 
 def candidate_trajectories(spec: TaskSpec, cand: Path, evaluation: Evaluation) -> list[Trajectory]:
@@ -54,7 +80,7 @@ def candidate_feedback(
     client: LLMClient | None = None,
     request_id: str = "",
 ) -> str:
-    """Reflection (+ critique when ``analyzer``) for one evaluated candidate; writes ``analysis.json``.
+    """Reflection, critic warnings (+ critique when ``analyzer``) for one evaluated candidate; writes ``analysis.json``.
 
     With ``client`` (the ``--llm-analyzer`` option) the LLM also writes a
     failure summary from the findings; a failed call falls back to the
@@ -70,6 +96,9 @@ def candidate_feedback(
         episodes=len(evaluation.episodes),
         episode_length=sum(lengths) / len(lengths) if lengths else None,
     )
+    warnings = critic_warnings(cand)
+    if warnings:
+        text = text.rstrip() + "\n\n" + warnings
     if not analyzer:
         return text
     trajectories = candidate_trajectories(spec, cand, evaluation)

@@ -25,6 +25,7 @@ FindingKind = Literal[
     "dominant_component",
     # behaviour
     "falls_early",
+    "no_alive_term",
     "moves_backwards",
     "stands_still",
     "spins_or_flips",

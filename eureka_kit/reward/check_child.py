@@ -98,6 +98,7 @@ def _guarded() -> dict[str, object]:
         smoke_batches,
         smoke_test,
         static_checks,
+        term_flow,
     )
 
     return {
@@ -108,6 +109,7 @@ def _guarded() -> dict[str, object]:
         "eureka_kit.reward.smoke_batches": smoke_batches,
         "eureka_kit.reward.smoke_test": smoke_test,
         "eureka_kit.reward.static_checks": static_checks,
+        "eureka_kit.reward.term_flow": term_flow,
         "eureka_kit.reward.pinpoint": pinpoint,
         "eureka_kit.reward.shape_trace": shape_trace,
         "eureka_kit.reward.shape_findings": shape_findings,

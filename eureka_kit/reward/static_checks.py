@@ -4,7 +4,8 @@
 top-level ``compute_reward``; imports only from :data:`ALLOWED_IMPORTS`; no
 call of :data:`FORBIDDEN_CALLS`; no ``torch.jit``/``torch.compile``
 decorators; arguments named after the task's state variables (no
-``*args``/``**kwargs``/positional-only). It is safe to run in the trusted
+``*args``/``**kwargs``/positional-only); and warns about terms computed and
+then dropped (:mod:`~eureka_kit.reward.term_flow`). It is safe to run in the trusted
 parent: nothing of the program is executed (the signature is rebuilt from the
 ``ast`` with empty defaults and no annotations).
 """
@@ -19,6 +20,7 @@ from typing import Any
 from eureka_kit.python_parse import parse_module
 from eureka_kit.reward.check_report import CheckIssue, CheckReport
 from eureka_kit.reward.program import ENTRY_POINT, PROGRAM_FILENAME, ProgramError, bind_arguments
+from eureka_kit.reward.term_flow import term_issues
 from eureka_kit.tasks.spec import TaskSpec
 
 ALLOWED_IMPORTS: tuple[str, ...] = ("torch", "math", "numpy", "typing", "__future__")
@@ -29,7 +31,7 @@ FORBIDDEN_CALLS: tuple[str, ...] = ("__import__", "eval", "exec", "compile", "op
 
 
 def check_static(spec: TaskSpec, source: str) -> CheckReport:
-    """The checks that need no execution: syntax, entry point, imports, calls, decorators, arguments."""
+    """The checks that need no execution: syntax, entry point, imports, calls, decorators, arguments, dropped terms."""
     issues, _ = static_issues(spec, source)
     return CheckReport(tuple(issues))
 
@@ -61,6 +63,7 @@ def static_issues(spec: TaskSpec, source: str) -> tuple[list[CheckIssue], ast.Mo
         issues.append(CheckIssue("error", "multiple_entry_points", msg, entries[1].lineno))
     else:
         issues += _check_signature(spec, entries[0])
+        issues += term_issues(tree)
     for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)):
         for d in fn.decorator_list:
             text = ast.unparse(d)
