@@ -1,6 +1,6 @@
 """Time to an evaluation return for one candidate on the ``cpu`` backend, with PPO settings overridden.
 
-The experiment behind the rows of ``BATCHED_DEFAULTS`` (``training/backends/batched_config.py``): the training
+The experiment behind the tasks' ``batched`` rows (set where each task registers in ``envs/``): the training
 row of ``bench/engine_throughput.py`` (rsl-rl PPO on the CPU engine, the env's own reward, one core, the
 deterministic policy evaluated on 5 episodes every ``--eval-every`` env-steps with the clock paused), with the
 task's defaults changed by ``--set`` and one line of JSON per seed.

@@ -23,8 +23,12 @@ zoo has tuned values, else its ``mujoco-defaults`` (SB3's PPO defaults with
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from eureka_kit.sim import locomotion as phys
+from eureka_kit.sim.factory import mujoco_engine
 from eureka_kit.sim.physics import gym_extractor
+from eureka_kit.tasks.engine import BatchedConfig
 from eureka_kit.tasks.registry import register
 from eureka_kit.tasks.spec import LOCOMOTION_3D, LOCOMOTION_PLANAR, Fitness, StateVar, TaskSpec, TrainDefaults
 
@@ -65,6 +69,35 @@ ZOO_PPO_MUJOCO_DEFAULTS = {
     "vf_coef": 0.5,
     "max_grad_norm": 0.5,
 }
+
+# Defaults of the batched backends (cpu, gpu: rsl-rl PPO), tuned for wall-clock time to a good policy on a
+# 2-core machine with bench/tune_batched.py; the figures behind them are in docs/benchmarks.md.
+LEGGED_BATCHED = BatchedConfig(
+    total_steps=1_000_000,
+    num_envs=64,
+    desired_kl=0.03,
+    init_std=0.5,
+    actor_hidden_dims=(128, 128),
+    critic_hidden_dims=(128, 128),
+)
+"""The legged robots' common row (Hopper, Walker2d, Ant, Humanoid; total steps set per task): half the fallback's
+initial action noise, a larger KL target for the adaptive learning rate and 128x128 networks."""
+
+_HALF_CHEETAH_BATCHED = BatchedConfig(
+    total_steps=1_000_000,
+    num_envs=64,
+    num_steps_per_env=32,
+    num_learning_epochs=5,
+    num_mini_batches=4,
+    learning_rate=1e-3,
+    desired_kl=0.03,
+    gamma=0.98,
+    lam=0.92,
+    init_std=0.2,
+    actor_hidden_dims=(128, 128),
+    critic_hidden_dims=(128, 128),
+)
+"""HalfCheetah: a low initial action noise (rl-zoo's log_std_init=-2), rl-zoo's gamma/lambda, a KL target of 0.03."""
 
 # ---------------------------------------------------------------------------------------------- HalfCheetah
 
@@ -111,6 +144,8 @@ HALF_CHEETAH = register(
             aggregate="mean",
         ),
         baseline_reward=phys.HALF_CHEETAH.reward,
+        engine=mujoco_engine(phys.HALF_CHEETAH),
+        batched=_HALF_CHEETAH_BATCHED,
         train=TrainDefaults(
             algo="PPO",
             total_steps=200_000,
@@ -167,6 +202,8 @@ ANT = register(
         extract=gym_extractor(phys.ANT),
         fitness=_forward_distance(_ANT_DT),
         baseline_reward=phys.ANT.reward,
+        engine=mujoco_engine(phys.ANT),
+        batched=replace(LEGGED_BATCHED, total_steps=2_000_000),
         # rl-baselines3-zoo, ppo.yml, Ant-v4: `mujoco-defaults` (its tuned Ant entry is commented out).
         train=TrainDefaults(
             algo="PPO",
@@ -225,6 +262,8 @@ HOPPER = register(
         extract=gym_extractor(phys.HOPPER),
         fitness=_forward_distance(_HOPPER_DT),
         baseline_reward=phys.HOPPER.reward,
+        engine=mujoco_engine(phys.HOPPER),
+        batched=replace(LEGGED_BATCHED, total_steps=1_000_000),
         train=TrainDefaults(
             algo="PPO",
             total_steps=300_000,
@@ -286,6 +325,8 @@ WALKER = register(
         extract=gym_extractor(phys.WALKER),
         fitness=_forward_distance(_WALKER_DT),
         baseline_reward=phys.WALKER.reward,
+        engine=mujoco_engine(phys.WALKER),
+        batched=replace(LEGGED_BATCHED, total_steps=1_500_000),
         train=TrainDefaults(
             algo="PPO",
             total_steps=300_000,
@@ -361,6 +402,8 @@ HUMANOID = register(
         extract=gym_extractor(phys.HUMANOID),
         fitness=_forward_distance(_HUMANOID_DT),
         baseline_reward=phys.HUMANOID.reward,
+        engine=mujoco_engine(phys.HUMANOID),
+        batched=replace(LEGGED_BATCHED, total_steps=3_000_000),
         train=TrainDefaults(
             algo="PPO",
             total_steps=500_000,

@@ -24,8 +24,10 @@ from collections.abc import Mapping
 import numpy as np
 from eureka_kit.envs.locomotion import ZOO_PPO_MUJOCO_DEFAULTS
 
+from eureka_kit.sim.factory import mujoco_engine
 from eureka_kit.sim.manipulation import PUSHER as PUSHER_PHYSICS
 from eureka_kit.sim.physics import gym_extractor
+from eureka_kit.tasks.engine import BatchedConfig
 from eureka_kit.tasks.registry import register
 from eureka_kit.tasks.spec import AnalysisVars, Fitness, StateVar, TaskSpec, TrainDefaults
 
@@ -76,6 +78,8 @@ PUSHER = register(
             aggregate="last",
         ),
         baseline_reward=PUSHER_PHYSICS.reward,
+        engine=mujoco_engine(PUSHER_PHYSICS),
+        batched=BatchedConfig(total_steps=500_000, num_envs=64, num_steps_per_env=25),
         # rl-baselines3-zoo, ppo.yml has no Pusher entry: its `mujoco-defaults` (SB3's PPO defaults + normalize).
         train=TrainDefaults(
             algo="PPO",

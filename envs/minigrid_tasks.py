@@ -8,10 +8,13 @@ on success) is the baseline.
 
 from __future__ import annotations
 
-from eureka_kit.games.grid_batch_state import register_grid_batch
+from dataclasses import replace
+
+from eureka_kit.games.grid_batch import grid_engine
 from eureka_kit.games.minigrid_env import GAMES, game_id, register_envs
 from eureka_kit.games.minigrid_state import GridLayout, baseline, extractor, state_vars
 from eureka_kit.games.rules import describe, render_rules
+from eureka_kit.tasks.engine import BatchedConfig
 from eureka_kit.tasks.registry import register
 from eureka_kit.tasks.spec import AnalysisVars, Fitness, TaskSpec, TrainDefaults
 
@@ -38,6 +41,21 @@ GRID_PPO = {
 }
 
 
+GRID_BATCHED = BatchedConfig(
+    total_steps=500_000,
+    num_envs=128,
+    num_steps_per_env=64,
+    num_learning_epochs=4,
+    num_mini_batches=4,
+    learning_rate=5e-4,
+    entropy_coef=0.01,
+    activation="tanh",
+    normalize_obs=False,
+)
+"""The batched backends' row of the grid tasks (the numpy grid engine, a categorical policy): SB3's grid settings
+(lr 5e-4, entropy 0.01, 4 epochs, tanh 64x64) on 128 envs x 64 steps; the one-hot view needs no normalization."""
+
+
 def _success() -> Fitness:
     return Fitness(
         name="success",
@@ -49,7 +67,14 @@ def _success() -> Fitness:
 
 
 def _grid_task(
-    task_id: str, game: str, goal: str, text: str, rules: tuple[str, ...], layout: GridLayout, total_steps: int
+    task_id: str,
+    game: str,
+    goal: str,
+    text: str,
+    rules: tuple[str, ...],
+    layout: GridLayout,
+    total_steps: int,
+    batched_steps: int,
 ) -> TaskSpec:
     analysis = AnalysisVars(
         termination="either" if layout.lava else "success",
@@ -58,7 +83,6 @@ def _grid_task(
         deaths=(("in_lava", "walked into lava"),) if layout.lava else (),
         extra=("step_count", "visits"),
     )
-    register_grid_batch(task_id, GAMES[game], layout)  # the batched engine (backend cpu) can run it
     return register(
         TaskSpec(
             id=task_id,
@@ -69,6 +93,8 @@ def _grid_task(
             extract=extractor(layout),
             fitness=_success(),
             baseline_reward=baseline(layout),
+            engine=grid_engine(task_id, GAMES[game], layout),  # the batched grid engine (backend cpu)
+            batched=replace(GRID_BATCHED, total_steps=batched_steps),
             train=TrainDefaults(
                 algo="PPO",
                 total_steps=total_steps,
@@ -94,6 +120,7 @@ LAVA_CROSSING = _grid_task(
     ("Lava cells can be walked into, which kills the agent.", "The goal is a cell; standing on it solves the task."),
     GridLayout(objects=("goal",), lava=True, success="goal", max_steps=324),
     total_steps=100_000,
+    batched_steps=300_000,
 )
 DOOR_KEY = _grid_task(
     "DoorKey-Grid-v1",
@@ -109,6 +136,7 @@ DOOR_KEY = _grid_task(
     ),
     GridLayout(objects=("key", "door", "goal"), lava=False, success="goal", max_steps=640),
     total_steps=150_000,
+    batched_steps=500_000,
 )
 UNLOCK_PICKUP = _grid_task(
     "UnlockPickup-Grid-v1",
@@ -123,4 +151,5 @@ UNLOCK_PICKUP = _grid_task(
     ),
     GridLayout(objects=("key", "door", "box"), lava=False, success="pickup_box", max_steps=288),
     total_steps=150_000,
+    batched_steps=1_000_000,
 )

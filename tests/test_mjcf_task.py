@@ -117,7 +117,7 @@ def test_cli_and_task_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="--episode-steps and --frame-skip set up a --mjcf model"):
         config_from_args(build_parser().parse_args(["run", "Hopper-Run-v1", "--episode-steps", "9"]))
     # the batched engines need a hand-written physics definition: --backend cpu says so
-    with pytest.raises(Exception, match="no batched physics definition"):
+    with pytest.raises(Exception, match="has no batched engine"):
         resolve_training("cpu", config.task_spec(), "cpu")
 
     folder = tmp_path / "tasks"

@@ -20,7 +20,6 @@ from typing import Literal
 import numpy as np
 import torch
 
-from eureka_kit.tasks.kinds import get_kind
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.tasks.state_capture import STATE_KEY, make_env
 
@@ -39,16 +38,9 @@ class RawEpisode:
 
 
 def batched_available(spec: TaskSpec) -> bool:
-    """Whether the batched CPU engine can run the task's evaluation episodes (a batched physics definition)."""
-    if not get_kind(spec.kind).batched_physics or spec.env_kwargs:
-        return False
-    from eureka_kit.sim.physics import NoBatchedPhysicsError, get_physics
-
-    try:
-        get_physics(spec.id)
-    except NoBatchedPhysicsError:
-        return False
-    return True
+    """Whether the task's batched CPU engine runs its evaluation episodes (its registration's ``engine`` says so)."""
+    engine = spec.engine
+    return engine is not None and engine.batched_eval and engine.unavailable(spec, "cpu") is None
 
 
 def run_episodes(spec: TaskSpec, act: Actor, episodes: int, seed: int, engine: Engine = "auto") -> list[RawEpisode]:

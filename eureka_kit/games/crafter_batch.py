@@ -23,8 +23,17 @@ import numpy as np
 import torch
 
 from eureka_kit.games import crafter_state as cs
-from eureka_kit.games.crafter_env import CREATURES, FACINGS, N_CLASSES, N_MATERIALS, VIEW, CrafterGame
+from eureka_kit.games.crafter_env import (
+    CRAFTER_KWARGS,
+    CREATURES,
+    FACINGS,
+    N_CLASSES,
+    N_MATERIALS,
+    VIEW,
+    CrafterGame,
+)
 from eureka_kit.sim.base import BatchStep
+from eureka_kit.tasks.engine import BatchedEngine
 
 R = cs.RADIUS
 SIDE = 2 * R + 1
@@ -35,8 +44,6 @@ _VIEW_X = slice(R - VIEW[0] // 2, R + VIEW[0] // 2 + 1)
 _VIEW_Y = slice(R - VIEW[1] // 2, R + VIEW[1] // 2 + 1)
 _CREATURE_CODES = np.array([N_MATERIALS + CREATURES.index(c) for c in cs.CREATURES])
 """Class codes (in the window's creature layer) of the named state's creatures, in ``cs.CREATURES`` order."""
-CRAFTER_KWARGS = frozenset({"length", "target"})
-"""The ``env_kwargs`` of a Crafter task the engine takes (those of :class:`CrafterGame` that change the game)."""
 
 
 class CrafterBatchedEnv:
@@ -226,3 +233,12 @@ class CrafterBatchedEnv:
     def close(self) -> None:
         for game in self.games:
             game.close()
+
+
+def crafter_engine() -> BatchedEngine:
+    """The batched Crafter engine (a Crafter task's registration's ``engine``): CPU only, ``length``/``target``."""
+
+    def make_env(spec: Any, num_envs: int, device: str, seed: int, threads: int) -> Any:
+        return CrafterBatchedEnv.for_task(dict(spec.env_kwargs), num_envs, seed=seed)
+
+    return BatchedEngine("crafter", make_env, env_kwargs=CRAFTER_KWARGS)

@@ -31,6 +31,8 @@ import numpy as np
 from eureka_kit.games.crafter_worldgen import generate_world
 
 CRAFTER_ID = "eureka_kit/Crafter-v0"
+CRAFTER_KWARGS = frozenset({"length", "target"})
+"""The ``env_kwargs`` of a Crafter task the engine takes (those of :class:`CrafterGame` that change the game)."""
 VIEW = (9, 7)
 """Cells of the local view (x, y) around the player, as Crafter's own image shows them."""
 CREATURES = ("cow", "zombie", "skeleton", "arrow", "plant")

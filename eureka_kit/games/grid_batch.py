@@ -25,8 +25,8 @@ observations, state, rewards and ends over hundreds of steps with resets):
   flat vector of MiniGrid's egocentric view (``process_vis`` occlusion, the
   carried object in the agent's cell).
 
-Only tasks registered with :func:`~eureka_kit.games.grid_batch_state.register_grid_batch` run here; anything else
-(a box with contents, another object type) is refused with a clear error.
+Only tasks registered with a grid engine (:func:`grid_engine`) run here; anything
+else (a box with contents, another object type) is refused with a clear error.
 """
 
 from __future__ import annotations
@@ -37,9 +37,18 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from eureka_kit.games.grid_batch_state import DIR_VEC, OBJECT_CODES, GridArrays, get_grid_batch, grid_state
+from eureka_kit.games.grid_batch_state import (
+    DIR_VEC,
+    OBJECT_CODES,
+    GridArrays,
+    GridBatchDefinition,
+    get_grid_batch,
+    grid_state,
+)
 from eureka_kit.games.minigrid_env import N_OBJECT_TYPES
+from eureka_kit.games.minigrid_state import GridLayout
 from eureka_kit.sim.base import BatchStep
+from eureka_kit.tasks.engine import BatchedEngine
 
 VIEW = 7
 """MiniGrid's default ``agent_view_size`` (the only one the engine draws)."""
@@ -252,3 +261,12 @@ class GridBatchedEnv:
 
 def _no_obs() -> Any:
     return None
+
+
+def grid_engine(task_id: str, minigrid_id: str, layout: GridLayout) -> BatchedEngine:
+    """The batched grid engine of a MiniGrid task (its registration's ``engine``): CPU only, no env kwargs."""
+
+    def make_env(spec: Any, num_envs: int, device: str, seed: int, threads: int) -> Any:
+        return GridBatchedEnv(spec.id, num_envs, seed=seed)
+
+    return BatchedEngine("grid", make_env, definition=GridBatchDefinition(task_id, minigrid_id, layout))

@@ -51,9 +51,6 @@ class GridBatchDefinition:
     layout: GridLayout
 
 
-_DEFINITIONS: dict[str, GridBatchDefinition] = {}
-
-
 class NoGridBatchError(KeyError):
     """The task has no batched grid definition."""
 
@@ -61,23 +58,20 @@ class NoGridBatchError(KeyError):
         return str(self.args[0])
 
 
-def register_grid_batch(task_id: str, minigrid_id: str, layout: GridLayout) -> None:
-    """Let the batched engine run ``task_id`` (called by the task pack next to ``register``)."""
-    _DEFINITIONS[task_id] = GridBatchDefinition(task_id, minigrid_id, layout)
-
-
 def get_grid_batch(task_id: str) -> GridBatchDefinition:
-    """The definition of ``task_id``; :class:`NoGridBatchError` naming the tasks that have one otherwise."""
-    from eureka_kit.tasks.registry import load_packs
+    """The grid definition in ``task_id``'s registration (its ``engine``); :class:`NoGridBatchError` otherwise."""
+    from eureka_kit.tasks.registry import get_task, list_tasks
 
-    load_packs()
-    try:
-        return _DEFINITIONS[task_id]
-    except KeyError:
-        valid = ", ".join(sorted(_DEFINITIONS)) or "none"
-        raise NoGridBatchError(
-            f"task {task_id!r} has no batched grid definition (train it with the sb3 backend); tasks with one: {valid}"
-        ) from None
+    engine = get_task(task_id).engine
+    if engine is not None and isinstance(engine.definition, GridBatchDefinition):
+        return engine.definition
+    valid = [
+        t.id for t in list_tasks() if t.engine is not None and isinstance(t.engine.definition, GridBatchDefinition)
+    ]
+    raise NoGridBatchError(
+        f"task {task_id!r} has no batched grid definition (train it with the sb3 backend); tasks with one: "
+        f"{', '.join(valid) or 'none'}"
+    )
 
 
 def _first_cell(typ_yx: np.ndarray, code: int, width: int) -> tuple[np.ndarray, np.ndarray]:

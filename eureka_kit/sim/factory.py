@@ -15,7 +15,8 @@ from typing import Any
 import torch
 
 from eureka_kit.sim.base import BatchedEnv
-from eureka_kit.sim.physics import get_physics
+from eureka_kit.sim.physics import TaskPhysics, get_physics
+from eureka_kit.tasks.engine import BatchedEngine
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:K", "warp-cpu")
 
@@ -51,3 +52,22 @@ def make_batched_env(
 
     torch_device = "cpu" if resolved == "warp-cpu" else resolved
     return WarpBatchedEnv(task_id, num_envs, device=torch_device, seed=seed, **options)
+
+
+def mujoco_engine(physics: TaskPhysics) -> BatchedEngine:
+    """The batched MuJoCo engines of a task (its registration's ``engine``): ``mujoco.batch`` on CPU threads, MuJoCo
+    Warp on a CUDA device; the trusted evaluator runs evaluation episodes on the CPU engine."""
+
+    def make_env(spec: Any, num_envs: int, device: str, seed: int, threads: int) -> Any:
+        return make_batched_env(spec.id, num_envs, device=device, threads=threads, seed=seed)
+
+    return BatchedEngine(
+        "mujoco",
+        make_env,
+        devices=("cpu", "cuda"),
+        cpu_requires=("mujoco.batch",),
+        cuda_requires=("warp", "mujoco_warp"),
+        install_hint="mujoco.batch needs mujoco >= 4.0; the CUDA engine: pip install 'eureka-kit[gpu]'",
+        definition=physics,
+        batched_eval=True,
+    )

@@ -24,7 +24,6 @@ from eureka_kit.sim.physics import (
     ObservationFn,
     ResetFn,
     TaskPhysics,
-    register_physics,
 )
 
 
@@ -91,20 +90,18 @@ def half_cheetah_reward(s: Mapping[str, Array]) -> Array:
     return s["x_velocity"] - 0.1 * ops.sum_sq(s["action"])
 
 
-HALF_CHEETAH = register_physics(
-    TaskPhysics(
-        task_id="HalfCheetah-Run-v1",
-        xml_file="half_cheetah.xml",
-        frame_skip=5,
-        fields=("qpos", "qvel"),
-        velocity_names=("x_velocity",),
-        position=_qpos0_x,
-        state=_half_cheetah_state,
-        observation=_planar_obs(clip_qvel=False),
-        reward=half_cheetah_reward,
-        healthy=None,
-        reset=_uniform_normal_reset(0.1),
-    )
+HALF_CHEETAH = TaskPhysics(
+    name="half_cheetah",
+    xml_file="half_cheetah.xml",
+    frame_skip=5,
+    fields=("qpos", "qvel"),
+    velocity_names=("x_velocity",),
+    position=_qpos0_x,
+    state=_half_cheetah_state,
+    observation=_planar_obs(clip_qvel=False),
+    reward=half_cheetah_reward,
+    healthy=None,
+    reset=_uniform_normal_reset(0.1),
 )
 
 # ---------------------------------------------------------------------------------------------- Hopper
@@ -139,20 +136,18 @@ def hopper_walker_reward(s: Mapping[str, Array]) -> Array:
     return s["x_velocity"] + 1.0 * s["is_healthy"] - 1e-3 * ops.sum_sq(s["action"])
 
 
-HOPPER = register_physics(
-    TaskPhysics(
-        task_id="Hopper-Hop-v1",
-        xml_file="hopper.xml",
-        frame_skip=4,
-        fields=("qpos", "qvel", "cfrc_ext"),
-        velocity_names=("x_velocity",),
-        position=_qpos0_x,
-        state=_hopper_state,
-        observation=_planar_obs(clip_qvel=True),
-        reward=hopper_walker_reward,
-        healthy=_hopper_healthy,
-        reset=_uniform_reset(5e-3),
-    )
+HOPPER = TaskPhysics(
+    name="hopper",
+    xml_file="hopper.xml",
+    frame_skip=4,
+    fields=("qpos", "qvel", "cfrc_ext"),
+    velocity_names=("x_velocity",),
+    position=_qpos0_x,
+    state=_hopper_state,
+    observation=_planar_obs(clip_qvel=True),
+    reward=hopper_walker_reward,
+    healthy=_hopper_healthy,
+    reset=_uniform_reset(5e-3),
 )
 
 # ---------------------------------------------------------------------------------------------- Walker2d
@@ -179,20 +174,18 @@ def _walker_state(f: Fields, vel: Array, c: ModelConsts) -> BatchState:
     }
 
 
-WALKER = register_physics(
-    TaskPhysics(
-        task_id="Walker2d-Walk-v1",
-        xml_file="walker2d_v5.xml",
-        frame_skip=4,
-        fields=("qpos", "qvel", "cfrc_ext"),
-        velocity_names=("x_velocity",),
-        position=_qpos0_x,
-        state=_walker_state,
-        observation=_planar_obs(clip_qvel=True),
-        reward=hopper_walker_reward,
-        healthy=_walker_healthy,
-        reset=_uniform_reset(5e-3),
-    )
+WALKER = TaskPhysics(
+    name="walker2d",
+    xml_file="walker2d_v5.xml",
+    frame_skip=4,
+    fields=("qpos", "qvel", "cfrc_ext"),
+    velocity_names=("x_velocity",),
+    position=_qpos0_x,
+    state=_walker_state,
+    observation=_planar_obs(clip_qvel=True),
+    reward=hopper_walker_reward,
+    healthy=_walker_healthy,
+    reset=_uniform_reset(5e-3),
 )
 
 # ---------------------------------------------------------------------------------------------- Ant
@@ -236,20 +229,18 @@ def ant_reward(s: Mapping[str, Array]) -> Array:
     return s["x_velocity"] + 1.0 * s["is_healthy"] - ctrl_cost - contact_cost
 
 
-ANT = register_physics(
-    TaskPhysics(
-        task_id="Ant-Run-v1",
-        xml_file="ant.xml",
-        frame_skip=5,
-        fields=("qpos", "qvel", "xpos", "xmat", "cfrc_ext"),
-        velocity_names=("x_velocity", "y_velocity"),
-        position=_ant_position,
-        state=_ant_state,
-        observation=_ant_obs,
-        reward=ant_reward,
-        healthy=_ant_healthy,
-        reset=_uniform_normal_reset(0.1),
-    )
+ANT = TaskPhysics(
+    name="ant",
+    xml_file="ant.xml",
+    frame_skip=5,
+    fields=("qpos", "qvel", "xpos", "xmat", "cfrc_ext"),
+    velocity_names=("x_velocity", "y_velocity"),
+    position=_ant_position,
+    state=_ant_state,
+    observation=_ant_obs,
+    reward=ant_reward,
+    healthy=_ant_healthy,
+    reset=_uniform_normal_reset(0.1),
 )
 
 # ---------------------------------------------------------------------------------------------- Humanoid
@@ -303,18 +294,16 @@ def humanoid_reward(s: Mapping[str, Array]) -> Array:
     return 1.25 * s["x_velocity"] + 5.0 * s["is_healthy"] - ctrl_cost - contact_cost
 
 
-HUMANOID = register_physics(
-    TaskPhysics(
-        task_id="Humanoid-Run-v1",
-        xml_file="humanoid.xml",
-        frame_skip=5,
-        fields=("qpos", "qvel", "xmat", "xipos", "cinert", "cvel", "qfrc_actuator", "cfrc_ext"),
-        velocity_names=("x_velocity", "y_velocity"),
-        position=_mass_center,
-        state=_humanoid_state,
-        observation=_humanoid_obs,
-        reward=humanoid_reward,
-        healthy=_humanoid_healthy,
-        reset=_uniform_reset(1e-2),
-    )
+HUMANOID = TaskPhysics(
+    name="humanoid",
+    xml_file="humanoid.xml",
+    frame_skip=5,
+    fields=("qpos", "qvel", "xmat", "xipos", "cinert", "cvel", "qfrc_actuator", "cfrc_ext"),
+    velocity_names=("x_velocity", "y_velocity"),
+    position=_mass_center,
+    state=_humanoid_state,
+    observation=_humanoid_obs,
+    reward=humanoid_reward,
+    healthy=_humanoid_healthy,
+    reset=_uniform_reset(1e-2),
 )

@@ -16,7 +16,7 @@ import numpy as np
 
 from eureka_kit.sim import ops
 from eureka_kit.sim.ops import Array
-from eureka_kit.sim.physics import BatchState, Fields, ModelConsts, TaskPhysics, register_physics
+from eureka_kit.sim.physics import BatchState, Fields, ModelConsts, TaskPhysics
 
 
 def _pusher_state(f: Fields, vel: Array | None, c: ModelConsts) -> BatchState:
@@ -67,18 +67,16 @@ def _pusher_reset(rng: np.random.Generator, c: ModelConsts) -> tuple[np.ndarray,
     return qpos, qvel
 
 
-PUSHER = register_physics(
-    TaskPhysics(
-        task_id="Pusher-Push-v1",
-        xml_file="pusher_v5.xml",
-        frame_skip=5,
-        fields=("qpos", "qvel", "xpos"),
-        velocity_names=(),
-        position=None,
-        state=_pusher_state,
-        observation=_pusher_obs,
-        reward=pusher_reward,
-        healthy=None,
-        reset=_pusher_reset,
-    )
+PUSHER = TaskPhysics(
+    name="pusher",
+    xml_file="pusher_v5.xml",
+    frame_skip=5,
+    fields=("qpos", "qvel", "xpos"),
+    velocity_names=(),
+    position=None,
+    state=_pusher_state,
+    observation=_pusher_obs,
+    reward=pusher_reward,
+    healthy=None,
+    reset=_pusher_reset,
 )

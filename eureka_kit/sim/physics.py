@@ -77,7 +77,8 @@ ResetFn = Callable[[np.random.Generator, ModelConsts], tuple[np.ndarray, np.ndar
 class TaskPhysics:
     """The physics side of one MuJoCo task, batched (see the module docstring)."""
 
-    task_id: str
+    name: str
+    """The model's name in messages (``hopper``); tasks carry their physics in their registration (``engine``)."""
     xml_file: str
     """The model file among gymnasium's MuJoCo assets (the gymnasium env's default ``xml_file``)."""
     frame_skip: int
@@ -155,8 +156,6 @@ def env_generator(seed: int, index: int) -> np.random.Generator:
 
 # ---------------------------------------------------------------------------------------------- registry
 
-_PHYSICS: dict[str, TaskPhysics] = {}
-
 
 class NoBatchedPhysicsError(KeyError):
     """The task has no batched physics definition, so no batched engine can run it."""
@@ -165,27 +164,18 @@ class NoBatchedPhysicsError(KeyError):
         return str(self.args[0])
 
 
-def register_physics(physics: TaskPhysics) -> TaskPhysics:
-    """Register a task's physics by its task id (once)."""
-    if physics.task_id in _PHYSICS and _PHYSICS[physics.task_id] is not physics:
-        raise ValueError(f"task {physics.task_id!r} already has a physics definition")
-    _PHYSICS[physics.task_id] = physics
-    return physics
-
-
 def get_physics(task_id: str) -> TaskPhysics:
-    """The task's batched physics; raises :class:`NoBatchedPhysicsError` naming the tasks that have one."""
-    from eureka_kit.tasks.registry import load_packs
+    """The batched physics in the task's registration; :class:`NoBatchedPhysicsError` naming the tasks with one."""
+    from eureka_kit.tasks.registry import get_task, list_tasks
 
-    load_packs()
-    try:
-        return _PHYSICS[task_id]
-    except KeyError:
-        valid = ", ".join(sorted(_PHYSICS)) or "(none)"
-        raise NoBatchedPhysicsError(
-            f"task {task_id!r} has no batched physics definition, so the batched engines cannot run it "
-            f"(train it with the sb3 backend). Tasks with one: {valid}"
-        ) from None
+    engine = get_task(task_id).engine
+    if engine is not None and isinstance(engine.definition, TaskPhysics):
+        return engine.definition
+    valid = [t.id for t in list_tasks() if t.engine is not None and isinstance(t.engine.definition, TaskPhysics)]
+    raise NoBatchedPhysicsError(
+        f"task {task_id!r} has no batched physics definition, so the batched engines cannot run it "
+        f"(train it with the sb3 backend). Tasks with one: {', '.join(valid) or '(none)'}"
+    )
 
 
 def has_physics(task_id: str) -> bool:

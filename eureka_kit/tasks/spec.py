@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from eureka_kit.tasks.engine import BatchedConfig, BatchedEngine
 from eureka_kit.tasks.kinds import get_kind
 
 State = dict[str, np.ndarray]
@@ -219,6 +220,10 @@ class TaskSpec:
     """Roles of state variables for the trajectory analyzer; ``None``: guessed from the variable names."""
     draw_frame: FrameDrawer | None = None
     """Draws a frame of the env with NumPy when its own renderer is unavailable (e.g. no pygame); optional."""
+    engine: BatchedEngine | None = None
+    """The batched engine that runs it (:mod:`eureka_kit.tasks.engine`); ``None``: the ``sb3`` backend only."""
+    batched: BatchedConfig | None = None
+    """Defaults of the batched backends (``cpu``, ``gpu``): PPO settings, envs, budget; ``None``: the fallback row."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env_kwargs", _freeze(self.env_kwargs))

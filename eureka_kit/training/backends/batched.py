@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from eureka_kit.tasks.engine import EngineDevice
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.backends.base import Actor, SecureReward, TrainBudget
 from eureka_kit.training.backends.batched_config import (
@@ -48,44 +49,17 @@ def _missing(*modules: str) -> list[str]:
     return [m for m in modules if importlib.util.find_spec(m) is None]
 
 
-def is_grid(spec: TaskSpec) -> bool:
-    """Whether the batched grid engine (:mod:`eureka_kit.games.grid_batch`) runs the task."""
-    from eureka_kit.games.grid_batch_state import NoGridBatchError, get_grid_batch
+def engine_unavailable(spec: TaskSpec, device: EngineDevice) -> str | None:
+    """Why no batched engine runs ``spec`` on ``device`` (asked of the task's registration); ``None`` if one does."""
+    if spec.engine is None:
+        from eureka_kit.tasks.registry import list_tasks
 
-    try:
-        get_grid_batch(spec.id)
-    except NoGridBatchError:
-        return False
-    return not spec.env_kwargs
-
-
-def is_crafter(spec: TaskSpec) -> bool:
-    """Whether the batched Crafter engine (:mod:`eureka_kit.games.crafter_batch`) runs the task."""
-    from eureka_kit.games.crafter_batch import CRAFTER_KWARGS
-    from eureka_kit.games.crafter_env import CRAFTER_ID
-
-    return spec.env_id == CRAFTER_ID and set(spec.env_kwargs) <= CRAFTER_KWARGS
-
-
-def is_game(spec: TaskSpec) -> bool:
-    """Whether one of the numpy game engines (grid worlds, Crafter) runs the task (CPU only)."""
-    return is_grid(spec) or is_crafter(spec)
-
-
-def _no_physics(spec: TaskSpec) -> str | None:
-    from eureka_kit.sim.physics import NoBatchedPhysicsError, get_physics
-
-    if is_game(spec):
-        return None
-    try:
-        get_physics(spec.id)
-    except NoBatchedPhysicsError as e:
-        return str(e)
-    if spec.env_kwargs:
+        valid = ", ".join(t.id for t in list_tasks() if t.engine is not None) or "(none)"
         return (
-            f"task {spec.id} sets env_kwargs {dict(spec.env_kwargs)}; its batched physics has the env's defaults only"
+            f"task {spec.id!r} has no batched engine, so the batched backends cannot run it (train it with the sb3 "
+            f"backend). Tasks with one: {valid}"
         )
-    return None
+    return spec.engine.unavailable(spec, device)
 
 
 class BatchedBackend:
@@ -97,7 +71,7 @@ class BatchedBackend:
     """Saves a resumable checkpoint and continues from one (``TrainJob.checkpoint_to`` / ``resume_from``)."""
 
     def unavailable(self, spec: TaskSpec, device: str) -> str | None:
-        reason = _no_physics(spec)
+        reason = engine_unavailable(spec, "cuda" if device.startswith("cuda") else "cpu")
         if reason is not None:
             return reason
         missing = _missing("rsl_rl", "tensordict")
@@ -106,8 +80,10 @@ class BatchedBackend:
         return None
 
     def make_env(self, spec: TaskSpec, config: BatchedConfig, device: str, seed: int) -> Any:
-        """The task's batched env of ``config.num_envs`` envs on ``device``."""
-        raise NotImplementedError
+        """The task's batched env of ``config.num_envs`` envs on ``device``, built by its registration's engine."""
+        if spec.engine is None:
+            raise ConfigError(engine_unavailable(spec, "cpu") or f"task {spec.id} has no batched engine")
+        return spec.engine.make_env(spec, config.num_envs, device, seed, config.sim_threads)
 
     def config(self, spec: TaskSpec, job: TrainJob) -> BatchedConfig:
         return resolve_batched_config(spec, job.total_steps, job.n_envs, job.hyperparams)
@@ -234,22 +210,7 @@ class CpuBackend(BatchedBackend):
     def unavailable(self, spec: TaskSpec, device: str) -> str | None:
         if device != "cpu":
             return f"the cpu backend trains on the CPU only (asked for {device!r}; use the gpu backend)"
-        if not is_game(spec) and _missing("mujoco.batch"):
-            return "mujoco.batch is missing (needs mujoco >= 4.0)"
         return super().unavailable(spec, device)
-
-    def make_env(self, spec: TaskSpec, config: BatchedConfig, device: str, seed: int) -> Any:
-        from eureka_kit.sim.factory import make_batched_env
-
-        if is_grid(spec):
-            from eureka_kit.games.grid_batch import GridBatchedEnv
-
-            return GridBatchedEnv(spec.id, config.num_envs, seed=seed)
-        if is_crafter(spec):
-            from eureka_kit.games.crafter_batch import CrafterBatchedEnv
-
-            return CrafterBatchedEnv.for_task(dict(spec.env_kwargs), config.num_envs, seed=seed)
-        return make_batched_env(spec.id, config.num_envs, device="cpu", threads=config.sim_threads, seed=seed)
 
 
 class GpuBackend(BatchedBackend):
@@ -261,25 +222,14 @@ class GpuBackend(BatchedBackend):
     def unavailable(self, spec: TaskSpec, device: str) -> str | None:
         if not device.startswith("cuda"):
             return f"the gpu backend needs a CUDA device (asked for {device!r})"
-        if is_grid(spec):
-            return "grid worlds run on the CPU grid engine (backend cpu)"
-        if is_crafter(spec):
-            return "Crafter runs on the CPU Crafter engine (backend cpu)"
-        missing = _missing("warp", "mujoco_warp")
-        if missing:
-            return f"{', '.join(missing)} not installed (pip install warp-lang mujoco-warp)"
+        reason = engine_unavailable(spec, "cuda")  # the engine first: it says which backend runs the task instead
+        if reason is not None:
+            return reason
         if not torch.cuda.is_available():
             return "torch sees no CUDA device (torch.cuda.is_available() is False)"
-        if _missing("eureka_kit.sim.warp"):
-            return "this eureka-kit has no GPU engine (eureka_kit.sim.warp)"
         return super().unavailable(spec, device)
 
     def config(self, spec: TaskSpec, job: TrainJob) -> BatchedConfig:
         """The task's batched defaults with :data:`GPU_NUM_ENVS` worlds unless the job sets ``n_envs``."""
         n = job.n_envs if job.n_envs is not None else GPU_NUM_ENVS
         return resolve_batched_config(spec, job.total_steps, n, job.hyperparams)
-
-    def make_env(self, spec: TaskSpec, config: BatchedConfig, device: str, seed: int) -> Any:
-        from eureka_kit.sim.factory import make_batched_env
-
-        return make_batched_env(spec.id, config.num_envs, device=device, seed=seed)

@@ -6,8 +6,8 @@ builds the *same* actor network with :func:`build_actor` from the task's
 defaults and the job's overrides (never from anything the child wrote) before
 loading plain tensors into it.
 
-The defaults (:data:`BATCHED_DEFAULTS`, one row per task, :data:`FALLBACK`
-for the rest) are tuned for wall-clock time to a good policy on a 2-core
+The defaults (each task's ``batched`` row, set where the task registers in
+``envs/``; :data:`FALLBACK` for a task without one) are tuned for wall-clock time to a good policy on a 2-core
 machine with one physics thread per candidate (measured with
 ``bench/tune_batched.py``), not copied from step-based
 tables: many envs and short rollouts keep the physics batch large and the
@@ -17,10 +17,11 @@ policy calls few, so most of the time goes to simulation.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
+from eureka_kit.tasks.engine import BatchedConfig
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.job import ConfigError
 
@@ -31,145 +32,8 @@ ACTIVATIONS = ("elu", "selu", "relu", "crelu", "lrelu", "tanh", "sigmoid", "soft
 """Activation names rsl-rl's MLP accepts."""
 
 
-@dataclass(frozen=True)
-class BatchedConfig:
-    """Everything the batched backends need to train one candidate (task defaults plus a job's overrides).
-
-    The PPO fields are the keyword arguments of ``rsl_rl.algorithms.PPO`` of
-    the same name; the network fields those of ``rsl_rl.models.MLPModel``.
-    """
-
-    total_steps: int
-    """Env-steps of the whole training (all envs together)."""
-    num_envs: int
-    """Envs simulated together for one candidate."""
-    num_steps_per_env: int = 32
-    """Steps of each env per rollout: a PPO batch is ``num_envs * num_steps_per_env`` transitions."""
-    num_learning_epochs: int = 5
-    num_mini_batches: int = 4
-    learning_rate: float = 1e-3
-    schedule: Literal["adaptive", "fixed"] = "adaptive"
-    """``adaptive``: rsl-rl adapts the learning rate to keep the KL near ``desired_kl``."""
-    desired_kl: float = 0.01
-    gamma: float = 0.99
-    lam: float = 0.95
-    clip_param: float = 0.2
-    entropy_coef: float = 0.0
-    value_loss_coef: float = 1.0
-    max_grad_norm: float = 1.0
-    use_clipped_value_loss: bool = True
-    actor_hidden_dims: tuple[int, ...] = (64, 64)
-    critic_hidden_dims: tuple[int, ...] = (64, 64)
-    activation: str = "elu"
-    init_std: float = 1.0
-    std_type: Literal["scalar", "log"] = "scalar"
-    normalize_obs: bool = True
-    """Normalize observations with running statistics (saved as ``obs_norm.safetensors``, as SB3's VecNormalize)."""
-    clip_obs: float = 10.0
-    sim_threads: int = 1
-    """Threads of the CPU engine's physics pool (one per core the candidate may use)."""
-
-    @property
-    def batch_size(self) -> int:
-        """Transitions per PPO update."""
-        return self.num_envs * self.num_steps_per_env
-
-
 FALLBACK = BatchedConfig(total_steps=1_000_000, num_envs=64)
-"""Defaults of a task without its own row."""
-
-LOCOMOTION = BatchedConfig(
-    total_steps=1_000_000,
-    num_envs=64,
-    desired_kl=0.03,
-    init_std=0.5,
-    actor_hidden_dims=(128, 128),
-    critic_hidden_dims=(128, 128),
-)
-"""The legged robots' common row (Hopper, Walker2d, Ant, Humanoid; total steps set per task): the fallback with
-half the initial action noise, a larger KL target for the adaptive learning rate and 128x128 networks."""
-
-GRID = BatchedConfig(
-    total_steps=500_000,
-    num_envs=128,
-    num_steps_per_env=64,
-    num_learning_epochs=4,
-    num_mini_batches=4,
-    learning_rate=5e-4,
-    entropy_coef=0.01,
-    activation="tanh",
-    normalize_obs=False,
-)
-"""The grid-world tasks' common row (total steps set per task)."""
-
-CRAFTER = BatchedConfig(
-    total_steps=100_000,
-    num_envs=64,
-    num_steps_per_env=64,
-    num_learning_epochs=4,
-    num_mini_batches=4,
-    learning_rate=3e-4,
-    entropy_coef=0.01,
-    activation="tanh",
-    normalize_obs=False,
-)
-"""The Crafter tasks' common row (total steps set per task, the same budgets as their SB3 defaults)."""
-
-BATCHED_DEFAULTS: Mapping[str, BatchedConfig] = MappingProxyType(
-    {
-        # measured on the 2-core machine (bench/engine_throughput.py): see the module docstring and the report
-        # HalfCheetah: a low initial action noise (std 0.2, as rl-zoo's log_std_init=-2), gamma 0.98 / lambda 0.92
-        # (rl-zoo's) and 128x128 networks reached a deterministic evaluation return of 3,000 after 602k env-steps;
-        # the earlier std 1.0 / 0.99 / 0.95 / 64x64 plateaued at 2,878 by 1.3M and 256x256 needed 1.25M
-        # (one core each, the deterministic policy on 5 episodes as bench/engine_throughput.py evaluates it);
-        # then a larger KL target for rsl-rl's adaptive learning rate (desired_kl 0.03, was 0.01): 3,000 after
-        # 205k / 256k / 102k env-steps (seeds 0/1/2) against 307k / 410k / 512k with 0.02 (0.05: 154k, seed 0);
-        # the same run went on to 4,617 by 710k. 128 envs ran 20 % faster per step but needed 1.6x the steps.
-        # Tried and left: 2 mini-batches (+25 % env-steps/s, but 3,000 after 301k / 401k, seeds 0/1) and 4 epochs
-        # (+15 %, 3,000 after 461k / 256k / 410k): both slower to the target than these settings.
-        "HalfCheetah-Run-v1": BatchedConfig(
-            total_steps=1_000_000,
-            num_envs=64,
-            num_steps_per_env=32,
-            num_learning_epochs=5,
-            num_mini_batches=4,
-            learning_rate=1e-3,
-            desired_kl=0.03,
-            gamma=0.98,
-            lam=0.92,
-            init_std=0.2,
-            actor_hidden_dims=(128, 128),
-            critic_hidden_dims=(128, 128),
-        ),
-        # Hopper: the fallback row (std 1.0, KL 0.01, 64x64) reached only 506 in 889k env-steps; std 0.5, KL 0.03
-        # and 128x128 networks reached 3,000 after 512k / 461k (seeds 0/1; 64x64 with the same: 2,936 by 800k)
-        "Hopper-Hop-v1": replace(LOCOMOTION, total_steps=1_000_000),
-        # Walker2d, the same change as Hopper: best evaluation return 2,410 by 725k env-steps against 522 by 805k
-        "Walker2d-Walk-v1": replace(LOCOMOTION, total_steps=1_500_000),
-        # Ant, the same change: best evaluation return 1,415 by 401k env-steps against 369 by 432k
-        "Ant-Run-v1": replace(LOCOMOTION, total_steps=2_000_000),
-        # Humanoid, the same change: best evaluation return 5,465 against 772 after ~1.57M env-steps (840 s of
-        # training each, two runs sharing the 2 cores; bench/tune_batched.py --task Humanoid-Run-v1 --target 1e9
-        # --cap-s 840 --eval-every 204800 [--set desired_kl=0.03 --set init_std=0.5])
-        "Humanoid-Run-v1": replace(LOCOMOTION, total_steps=3_000_000),
-        "Pusher-Push-v1": BatchedConfig(total_steps=500_000, num_envs=64, num_steps_per_env=25),
-        # grid worlds (the numpy grid engine, a categorical policy): SB3's grid settings (lr 5e-4, entropy 0.01,
-        # 4 epochs, tanh 64x64) on 128 envs x 64 steps; the one-hot view needs no normalization
-        "LavaCrossing-Grid-v1": replace(GRID, total_steps=300_000),
-        "DoorKey-Grid-v1": replace(GRID, total_steps=500_000),
-        "UnlockPickup-Grid-v1": replace(GRID, total_steps=1_000_000),
-        # Crafter (the batched Crafter engine, a categorical policy): the SB3 Crafter settings (lr 3e-4, entropy
-        # 0.01, 4 epochs, tanh 64x64) on 64 envs x 64 steps; the observation is one-hot cells and inventory / 9
-        "Crafter-Wood-v1": replace(CRAFTER, total_steps=50_000),
-        "Crafter-EatCow-v1": replace(CRAFTER, total_steps=100_000),
-        "Crafter-WoodPickaxe-v1": replace(CRAFTER, total_steps=200_000),
-        "Crafter-StonePickaxe-v1": replace(CRAFTER, total_steps=500_000),
-        "Crafter-Diamond-v1": replace(CRAFTER, total_steps=1_000_000),
-        "Crafter-Survive-v1": replace(CRAFTER, total_steps=200_000),
-        "Crafter-Survive-v2": replace(CRAFTER, total_steps=200_000),
-    }
-)
-"""Per-task defaults of the batched backends, keyed by task id; :data:`FALLBACK` for the others."""
+"""Defaults of a task whose registration sets no ``batched`` row."""
 
 GPU_NUM_ENVS = 4096
 """Worlds per candidate on the ``gpu`` backend when the job does not set ``n_envs`` (the network stays the task's)."""
@@ -201,8 +65,8 @@ def valid_overrides() -> list[str]:
 
 
 def task_defaults(spec: TaskSpec) -> BatchedConfig:
-    """The task's row of :data:`BATCHED_DEFAULTS`, or :data:`FALLBACK`."""
-    return BATCHED_DEFAULTS.get(spec.id, FALLBACK)
+    """The task's own row (``TaskSpec.batched``, set where it registers), or :data:`FALLBACK`."""
+    return spec.batched if spec.batched is not None else FALLBACK
 
 
 def _dims(key: str, value: Any) -> tuple[int, ...]:
