@@ -318,6 +318,25 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from eureka_kit.benchmark.command import request_from_args
+    from eureka_kit.benchmark.core import run_benchmark
+    from eureka_kit.benchmark.results import format_tables
+
+    if args.report is not None:
+        from eureka_kit.benchmark.page import write_page
+
+        print(f"benchmark page written to {write_page(Path(args.report))}")
+        return 0
+    options = {f.name: v for f in dataclasses.fields(RunConfig) if (v := getattr(args, f.name, None)) is not None}
+    request, root = request_from_args(args, options)
+    data = run_benchmark(request, root)
+    print()
+    print(format_tables(data))
+    print(f"\nstored in {root / 'benchmark.json'} and {root / 'benchmark.html'}")
+    return 0
+
+
 def _add_sandbox_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sandbox",
@@ -446,6 +465,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
     _add_sandbox_arg(p)
     p.set_defaults(fn=_cmd_eval)
+
+    from eureka_kit.benchmark.command import add_arguments as add_benchmark_arguments
+
+    p = sub.add_parser("benchmark", help="human-normalized scores over a suite of tasks, seeds and configurations")
+    add_benchmark_arguments(p)
+    _add_config_args(p)
+    p.set_defaults(fn=_cmd_benchmark)
     return parser
 
 

@@ -4,7 +4,8 @@
 
     from eureka_kit.benchmark.core import run_benchmark
     from eureka_kit.benchmark.options import Configuration
-    from eureka_kit.benchmark.plan import Request
+    from eureka_kit.benchmark.page import write_page
+from eureka_kit.benchmark.plan import Request
     from eureka_kit.benchmark.suites import get_budget, get_suite
 
     suite = get_suite("smoke")
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from eureka_kit.benchmark.page import write_page
 from eureka_kit.benchmark.plan import Request, make_plan
 from eureka_kit.benchmark.results import bench_file, build
 from eureka_kit.benchmark.runner import Runner, check_configuration
@@ -38,4 +40,5 @@ def run_benchmark(request: Request, root: Path, emit: Callable[[str], None] = pr
     outcome = Runner(plan, root, emit).run()
     data = build(plan, outcome, time.monotonic() - started)
     atomic_write_json(bench_file(root), data)
+    write_page(root)
     return data
