@@ -319,22 +319,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from eureka_kit.benchmark.command import request_from_args
-    from eureka_kit.benchmark.core import run_benchmark
-    from eureka_kit.benchmark.results import format_tables
+    from eureka_kit.benchmark.command import run_command
 
-    if args.report is not None:
-        from eureka_kit.benchmark.page import write_page
-
-        print(f"benchmark page written to {write_page(Path(args.report))}")
-        return 0
     options = {f.name: v for f in dataclasses.fields(RunConfig) if (v := getattr(args, f.name, None)) is not None}
-    request, root = request_from_args(args, options)
-    data = run_benchmark(request, root)
-    print()
-    print(format_tables(data))
-    print(f"\nstored in {root / 'benchmark.json'} and {root / 'benchmark.html'}")
-    return 0
+    return run_command(args, options)
 
 
 def _add_sandbox_arg(p: argparse.ArgumentParser) -> None:

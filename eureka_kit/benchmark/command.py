@@ -109,3 +109,21 @@ def request_from_args(args: argparse.Namespace, run_options: Mapping[str, Any]) 
     )
     root = Path(args.dir) if args.dir else Path("benchmarks") / f"{suite or 'tasks'}-{budget.name}"
     return request, root
+
+
+def run_command(args: argparse.Namespace, run_options: Mapping[str, Any]) -> int:
+    """``eureka-kit benchmark``: run (or finish) the benchmark, print its tables; or only rebuild its page."""
+    if args.report is not None:
+        from eureka_kit.benchmark.page import write_page
+
+        print(f"benchmark page written to {write_page(Path(args.report))}")
+        return 0
+    from eureka_kit.benchmark.core import run_benchmark
+    from eureka_kit.benchmark.results import format_tables
+
+    request, root = request_from_args(args, run_options)
+    data = run_benchmark(request, root)
+    print()
+    print(format_tables(data))
+    print(f"\nstored in {root / 'benchmark.json'} and {root / 'benchmark.html'}")
+    return 0
