@@ -318,13 +318,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from eureka_kit.benchmark.command import run_command
-
-    options = {f.name: v for f in dataclasses.fields(RunConfig) if (v := getattr(args, f.name, None)) is not None}
-    return run_command(args, options)
-
-
 def _add_sandbox_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sandbox",
@@ -454,12 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sandbox_arg(p)
     p.set_defaults(fn=_cmd_eval)
 
-    from eureka_kit.benchmark.command import add_arguments as add_benchmark_arguments
+    from eureka_kit.benchmark.command import add_subcommands
 
-    p = sub.add_parser("benchmark", help="human-normalized scores over a suite of tasks, seeds and configurations")
-    add_benchmark_arguments(p)
-    _add_config_args(p)
-    p.set_defaults(fn=_cmd_benchmark)
+    add_subcommands(sub, _add_config_args)  # benchmark, export
     return parser
 
 

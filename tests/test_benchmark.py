@@ -249,3 +249,25 @@ def test_page_renders_in_chromium(smoke: tuple[Path, set[str], str, str]) -> Non
         assert page.locator("svg").count() == 1 + 4  # the HNS bars + fitness per generation of each search
         assert errors == []
         browser.close()
+
+
+def test_export_writes_an_examples_library(smoke: tuple[Path, set[str], str, str], tmp_path: Path) -> None:
+    from eureka_kit.few_shot import load_examples
+    from eureka_kit.tasks.registry import get_task
+
+    bench = smoke[0]
+    out = tmp_path / "library"
+    assert main(["export", str(bench), str(out)]) == 0
+    index = json.loads((out / "index.json").read_text())
+    assert len(index["programs"]) == 4  # two tasks x two configurations, one seed
+    data = json.loads((bench / "benchmark.json").read_text())
+    cheetah = next(t for t in data["configurations"][0]["tasks"] if t["task"] == "HalfCheetah-Run-v1")
+    entry = next(p for p in index["programs"] if p["task"] == "HalfCheetah-Run-v1" and p["origin"] == "default__s0")
+    assert entry["hns"] == cheetah["seeds"][0]["hns"]
+    examples = load_examples(get_task("HalfCheetah-Run-v1"), out)  # what --examples DIR does
+    mine = [e for e in examples if e.origin == "user"]
+    assert len(mine) == 4 and {e.task for e in mine} == {"HalfCheetah-Run-v1", "LavaCrossing-Grid-v1"}
+    assert all("def compute_reward" in e.program for e in mine)
+    run = bench / data["configurations"][0]["units"][0]["run_dir"]  # a single run folder exports too
+    assert main(["export", str(run), str(tmp_path / "one")]) == 0
+    assert len(json.loads((tmp_path / "one" / "index.json").read_text())["programs"]) == 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,8 +111,14 @@ def request_from_args(args: argparse.Namespace, run_options: Mapping[str, Any]) 
     return request, root
 
 
-def run_command(args: argparse.Namespace, run_options: Mapping[str, Any]) -> int:
+def run_command(args: argparse.Namespace) -> int:
     """``eureka-kit benchmark``: run (or finish) the benchmark, print its tables; or only rebuild its page."""
+    import dataclasses
+
+    from eureka_kit.config import RunConfig
+
+    fields = dataclasses.fields(RunConfig)
+    run_options = {f.name: v for f in fields if (v := getattr(args, f.name, None)) is not None}
     if args.report is not None:
         from eureka_kit.benchmark.page import write_page
 
@@ -127,3 +133,25 @@ def run_command(args: argparse.Namespace, run_options: Mapping[str, Any]) -> int
     print(format_tables(data))
     print(f"\nstored in {root / 'benchmark.json'} and {root / 'benchmark.html'}")
     return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """``eureka-kit export RUN_OR_BENCHMARK DIR``."""
+    from eureka_kit.benchmark.export import export_library
+
+    done = export_library(Path(args.source), Path(args.dir))
+    print(f"{len(done)} program(s) written to {args.dir} (index.json lists them); use them with --examples {args.dir}")
+    return 0
+
+
+def add_subcommands(sub: Any, add_run_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add ``benchmark`` (with ``eureka-kit run``'s options, added by ``add_run_options``) and ``export``."""
+    p = sub.add_parser("benchmark", help="human-normalized scores over a suite of tasks, seeds and configurations")
+    add_arguments(p)
+    add_run_options(p)
+    p.set_defaults(fn=run_command)
+
+    p = sub.add_parser("export", help="write the best programs of a run or benchmark as an --examples library")
+    p.add_argument("source", help="a run folder or a benchmark folder")
+    p.add_argument("dir", help="the folder to write the example programs into")
+    p.set_defaults(fn=export_command)
