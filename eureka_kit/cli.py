@@ -447,6 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
     _add_sandbox_arg(p)
     p.set_defaults(fn=_cmd_eval)
+
+    from eureka_kit.benchmark.command import add_subcommands
+
+    add_subcommands(sub, _add_config_args)  # benchmark, export
     return parser
 
 

@@ -77,37 +77,39 @@ class FinalEval:
         }
 
 
-def _one(
-    run: RunStore,
-    spec: TaskSpec,
-    best_program: Path,
-    reward: RewardKind,
-    seed: int,
-    steps: int,
-    n_envs: int,
-    episodes: int,
-    backend: str,
-    device: str,
-    fitness: str | None,
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a reward is retrained for the final evaluation: the same budget for the best program and the baselines."""
+
+    steps: int
+    n_envs: int
+    episodes: int
+    backend: str
+    device: str
+    fitness: str | None
+
+
+def train_and_evaluate(
+    spec: TaskSpec, reward: RewardKind, reward_path: Path | None, seed: int, settings: TrainSettings, out: Path
 ) -> SeedResult:
-    out = run.root / "final_eval" / f"{reward}_seed{seed}"
+    """Train ``reward`` with ``seed`` in the fresh folder ``out`` and evaluate the policy (trusted); ``eval.json``."""
     if out.exists():  # a previous eval's weights must never be evaluated in place of this training's
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    reward_path = best_program if reward == "program" else None
     job = TrainJob(
         task_id=spec.id,
         reward_kind=reward,
-        reward_path=reward_path,
-        total_steps=steps,
-        n_envs=n_envs,
+        reward_path=reward_path if reward == "program" else None,
+        total_steps=settings.steps,
+        n_envs=settings.n_envs,
         seed=seed,
-        backend=backend,
-        device=device,
-        fitness=fitness,
+        backend=settings.backend,
+        device=settings.device,
+        fitness=settings.fitness,
     )
-    limits = Limits(wall_s=default_timeout_s(steps), address_space_mb=4096)
-    outcome = run_candidate_job(CandidateJob(spec, job, out, limits, eval_episodes=episodes, eval_seed=2_000_000))
+    limits = Limits(wall_s=default_timeout_s(settings.steps), address_space_mb=4096)
+    job_spec = CandidateJob(spec, job, out, limits, eval_episodes=settings.episodes, eval_seed=2_000_000)
+    outcome = run_candidate_job(job_spec)
     train, ev = outcome.train, outcome.evaluation
     if train.status != "ok" or ev is None:
         return SeedResult(reward, seed, train.status, None, train.message)
@@ -115,6 +117,14 @@ def _one(
     if ev.status != "ok":
         return SeedResult(reward, seed, ev.status, None, ev.message)
     return SeedResult(reward, seed, "ok", ev.fitness, "")
+
+
+def _one(
+    run: RunStore, spec: TaskSpec, best_program: Path, reward: RewardKind, seed: int, settings: TrainSettings
+) -> SeedResult:
+    return train_and_evaluate(
+        spec, reward, best_program, seed, settings, run.root / "final_eval" / f"{reward}_seed{seed}"
+    )
 
 
 def evaluate_run(
@@ -138,24 +148,13 @@ def evaluate_run(
     steps = steps or config.steps or budget.total_steps
     n_envs = config.n_envs or budget.n_envs
     best_program = run.root / best["program"]
+    settings = TrainSettings(steps, n_envs, config.eval_episodes, backend, device, config.fitness)
     kinds: tuple[RewardKind, ...] = ("program", "baseline", "sparse")
     jobs = [(k, s) for k in kinds for s in range(seeds)]
     log(f"retraining {len(jobs)} policies ({', '.join(LABELS[k] for k in kinds)} x {seeds} seeds, {steps} steps each)")
 
     def one(job: tuple[RewardKind, int]) -> SeedResult:
-        result = _one(
-            run,
-            spec,
-            best_program,
-            job[0],
-            job[1],
-            steps,
-            n_envs,
-            config.eval_episodes,
-            backend,
-            device,
-            config.fitness,
-        )
+        result = _one(run, spec, best_program, job[0], job[1], settings)
         if result.fitness is not None:
             fit = f"fitness {result.fitness:.4g}"
         else:
