@@ -21,6 +21,7 @@ from eureka_kit.games import crafter_state as cs
 from eureka_kit.games.crafter_batch import crafter_engine
 from eureka_kit.games.crafter_env import CRAFTER_ID, register_env
 from eureka_kit.games.crafter_score import score_from_final_states
+from eureka_kit.games.numba_cache import seed_numba_cache
 from eureka_kit.games.rules import describe, render_rules
 from eureka_kit.tasks.engine import BatchedConfig
 from eureka_kit.tasks.registry import register
@@ -118,6 +119,7 @@ def _crafter_task(
             fitness=fitness if fitness is not None else _achievement(str(target)),
             baseline_reward=cs.baseline,
             engine=crafter_engine(),
+            prepare_child=seed_numba_cache,  # the parent's compiled world noise: the child does not compile it
             batched=replace(CRAFTER_BATCHED, total_steps=total_steps),
             train=TrainDefaults(
                 algo="PPO",

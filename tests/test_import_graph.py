@@ -188,3 +188,23 @@ def test_each_sub_package_imports_alone(tmp_path: Path) -> None:
     assert len(results) >= 12
     failed = [f"{name}: {err}" for name, rc, err in results if rc != 0]
     assert not failed, "sub-packages that fail to import alone:\n" + "\n".join(failed)
+
+
+ENGINE_FLOORS = ("eureka_kit.training", "eureka_kit.evaluation", "eureka_kit.sim")
+"""Sub-packages that serve every task through its registration (``TaskSpec.engine``, ``batched``, ...)."""
+
+
+def test_engine_floors_name_no_task() -> None:
+    """No module of training/, evaluation/ or sim/ names a registered task id: a task is one registration in envs/."""
+    from eureka_kit.tasks.registry import list_tasks
+
+    ids = [t.id for t in list_tasks()]
+    named = [
+        f"{path.relative_to(ROOT)} names {task_id}"
+        for name, path in modules().items()
+        if name.startswith(ENGINE_FLOORS)
+        for task_id in ids
+        if task_id in path.read_text()
+    ]
+    assert len(ids) > 10
+    assert not named, "the engines learn about a task from its registration, not its id:\n" + "\n".join(named)

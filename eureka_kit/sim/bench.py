@@ -8,7 +8,7 @@ auto-resets out as torch tensors), optionally with a reward function called
 on the batched state. :func:`compare` measures both in one run (the machine is
 noisy: read the ratios)::
 
-    python -m eureka_kit.sim.bench [TASK] [NUM_ENVS] [SECONDS]
+    python -m eureka_kit.sim.bench TASK [NUM_ENVS] [SECONDS]
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def engine_rate(
 
 
 def compare(
-    task_id: str = "HalfCheetah-Run-v1", num_envs: int = 64, threads: Sequence[int] = (1, 2), seconds: float = 2.0
+    task_id: str, num_envs: int = 64, threads: Sequence[int] = (1, 2), seconds: float = 2.0
 ) -> list[Throughput]:
     """Raw ``Batch`` physics vs the CPU engine's full step (with the task's env reward as the reward program)."""
     from eureka_kit.tasks.registry import get_task
@@ -126,7 +126,9 @@ def format_table(rows: Sequence[Throughput]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    task_id = args[0] if args else "HalfCheetah-Run-v1"
+    if not args:
+        sys.exit("usage: python -m eureka_kit.sim.bench TASK [NUM_ENVS] [SECONDS]  (a task with batched physics)")
+    task_id = args[0]
     num_envs = int(args[1]) if len(args) > 1 else 64
     seconds = float(args[2]) if len(args) > 2 else 2.0
     print(format_table(compare(task_id, num_envs, seconds=seconds)))

@@ -231,6 +231,7 @@ def ant_reward(s: Mapping[str, Array]) -> Array:
 
 ANT = TaskPhysics(
     name="ant",
+    warp_capacity=(32, 160),
     xml_file="ant.xml",
     frame_skip=5,
     fields=("qpos", "qvel", "xpos", "xmat", "cfrc_ext"),
@@ -296,6 +297,7 @@ def humanoid_reward(s: Mapping[str, Array]) -> Array:
 
 HUMANOID = TaskPhysics(
     name="humanoid",
+    warp_capacity=(64, 256),
     xml_file="humanoid.xml",
     frame_skip=5,
     fields=("qpos", "qvel", "xmat", "xipos", "cinert", "cvel", "qfrc_actuator", "cfrc_ext"),

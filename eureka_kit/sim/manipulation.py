@@ -69,6 +69,7 @@ def _pusher_reset(rng: np.random.Generator, c: ModelConsts) -> tuple[np.ndarray,
 
 PUSHER = TaskPhysics(
     name="pusher",
+    warp_capacity=(32, 160),
     xml_file="pusher_v5.xml",
     frame_skip=5,
     fields=("qpos", "qvel", "xpos"),

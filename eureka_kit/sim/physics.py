@@ -99,6 +99,8 @@ class TaskPhysics:
     """(N,) bool: the robot is in its healthy range; the episode terminates when not. ``None``: never terminates."""
     reset: ResetFn
     """One env's initial ``(qpos, qvel)`` drawn from its generator, in gymnasium's ``reset_model`` order."""
+    warp_capacity: tuple[int, int] = (16, 96)
+    """Contacts and constraints per world that MuJoCo Warp allocates up front (the GPU engine)."""
 
     @property
     def needs_cfrc_ext(self) -> bool:

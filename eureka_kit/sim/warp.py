@@ -31,13 +31,6 @@ from eureka_kit.sim.physics import Fields, TaskPhysics, env_generator, get_physi
 
 MISSING_WARP = "the GPU engine needs mujoco-warp and warp-lang: pip install 'eureka-kit[gpu]'"
 
-# Contact and constraint capacity per world (mujoco_warp allocates them up front).
-_CAPACITY: dict[str, tuple[int, int]] = {
-    "Humanoid-Run-v1": (64, 256),
-    "Ant-Run-v1": (32, 160),
-    "Pusher-Push-v1": (32, 160),
-}
-_DEFAULT_CAPACITY = (16, 96)
 
 
 def warp_available() -> bool:
@@ -92,7 +85,7 @@ class WarpBatchedEnv:
         self._consts = self.physics.consts()
         mjm = self.physics.model()
         mjd = mujoco.MjData(mjm)
-        con, jmax = _CAPACITY.get(task_id, _DEFAULT_CAPACITY)
+        con, jmax = self.physics.warp_capacity
         with wp.ScopedDevice(self._wp_device):
             self._m = mjw.put_model(mjm)
             self._d = mjw.put_data(mjm, mjd, nworld=num_envs, nconmax=nconmax or con, njmax=njmax or jmax)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -224,6 +225,9 @@ class TaskSpec:
     """The batched engine that runs it (:mod:`eureka_kit.tasks.engine`); ``None``: the ``sb3`` backend only."""
     batched: BatchedConfig | None = None
     """Defaults of the batched backends (``cpu``, ``gpu``): PPO settings, envs, budget; ``None``: the fallback row."""
+    prepare_child: Callable[[Path], Mapping[str, str]] | None = None
+    """Run in the driver before a training child starts: fills the child's folder (e.g. a compiled cache) and
+    returns the environment variables the child needs; ``None``: nothing to prepare."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env_kwargs", _freeze(self.env_kwargs))

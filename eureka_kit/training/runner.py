@@ -2,7 +2,7 @@
 
 ::
 
-    job = TrainJob(task_id="HalfCheetah-Run-v1", reward_kind="program", reward_path=cand / "reward.py",
+    job = TrainJob(task_id=spec.id, reward_kind="program", reward_path=cand / "reward.py",
                    total_steps=20_000, seed=0)
     result = train_candidate(job, cand, DEFAULT_LIMITS)
     if result.status == "ok":
@@ -91,15 +91,15 @@ def _tidy(out_dir: Path) -> None:
 
 
 def _child_caches(job: TrainJob, out_dir: Path) -> dict[str, str]:
-    """Crafter tasks: the parent's compiled world noise, copied into ``out_dir`` so the child does not compile it."""
-    from eureka_kit.games.numba_cache import seed_numba_cache
+    """What the task's registration prepares for its child (``TaskSpec.prepare_child``, e.g. Crafter's compiled
+    world noise copied into ``out_dir``): the environment variables the child needs."""
     from eureka_kit.tasks.registry import get_task
 
     try:
-        kind = get_task(job.task_id).kind
+        spec = get_task(job.task_id)
     except KeyError:
         return {}  # the child reports the unknown task itself
-    return seed_numba_cache(out_dir) if kind == "survival" else {}
+    return dict(spec.prepare_child(out_dir)) if spec.prepare_child is not None else {}
 
 
 def _share(folder: Path) -> None:
