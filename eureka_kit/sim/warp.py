@@ -32,7 +32,6 @@ from eureka_kit.sim.physics import Fields, TaskPhysics, env_generator, get_physi
 MISSING_WARP = "the GPU engine needs mujoco-warp and warp-lang: pip install 'eureka-kit[gpu]'"
 
 
-
 def warp_available() -> bool:
     """Whether ``mujoco_warp`` and ``warp`` are installed (found, not imported: importing warp takes seconds)."""
     return all(importlib.util.find_spec(name) is not None for name in ("mujoco_warp", "warp"))
