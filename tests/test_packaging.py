@@ -217,7 +217,8 @@ def compute_reward(cos_angle: torch.Tensor, angular_velocity: torch.Tensor, acti
 def test_a_third_party_task_pack_is_found_and_trains_in_the_sandbox(
     installed: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    """tests/data/taskpack (an entry point in the eureka_kit.tasks group), installed next to the wheel."""
+    """tests/data/taskpack (an entry point in the eureka_kit.tasks group), installed next to the wheel: its one
+    registration brings a batched engine of its own, on which the ``cpu`` backend trains it."""
     venv, site = installed
     src, dist = tmp_path / "pack", tmp_path / "dist"
     # built from a copy, since setuptools writes build/ and *.egg-info next to the sources (never in the checkout)
@@ -250,7 +251,8 @@ def test_a_third_party_task_pack_is_found_and_trains_in_the_sandbox(
     tiny = subprocess.run(
         [
             eureka, "run", "PackPendulum-Upright-v1", "--llm", "replay", "--replay-path", str(replay),
-            "--samples", "1", "--generations", "1", "--steps", "256", "--n-envs", "1", "--eval-episodes", "1",
+            "--backend", "cpu",  # the pack's own batched engine, registered with its task
+            "--samples", "1", "--generations", "1", "--steps", "256", "--n-envs", "4", "--eval-episodes", "1",
             "--workers", "1", "--repair-rounds", "0", "--no-videos", "--no-analyzer", "--no-trajectory-check",
             "--sandbox", sandbox, "--runs-dir", "runs",
         ],
@@ -261,4 +263,5 @@ def test_a_third_party_task_pack_is_found_and_trains_in_the_sandbox(
     (run_dir,) = (work / "runs").iterdir()
     record = json.loads((run_dir / "gen_000" / "cand_00" / "candidate.json").read_text())
     assert record["status"] == "ok", f"the pack's task did not train in the sandbox: {record}"
+    assert record["backend"] == "cpu", "the pack's batched engine and PPO defaults came with its one registration"
     assert json.loads((run_dir / "config.json").read_text())["config"]["sandbox"] == sandbox

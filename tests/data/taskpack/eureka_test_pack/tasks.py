@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from eureka_kit.tasks.engine import BatchedConfig
 from eureka_kit.tasks.registry import register
 from eureka_kit.tasks.spec import Fitness, State, StateVar, TaskSpec, TrainDefaults
+from eureka_test_pack.engine import pendulum_engine
 
 
 def _state(env: Any, info: Mapping[str, Any], action: np.ndarray) -> State:
@@ -38,5 +40,7 @@ PENDULUM = register(
         max_episode_steps=200,
         tags=("classic", "fast", "test-pack"),
         kind="classic",
+        engine=pendulum_engine(),  # the pack's own batched engine: backend cpu trains on it
+        batched=BatchedConfig(total_steps=20_000, num_envs=16, num_steps_per_env=32, init_std=0.5),
     )
 )
