@@ -15,7 +15,6 @@ valid ones); the benchmark sets ``task`` and ``seed`` itself::
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 import shlex
 import tomllib
@@ -27,6 +26,7 @@ from typing import Any
 
 from eureka_kit.config import RunConfig
 from eureka_kit.files import read_bounded_text
+from eureka_kit.registry import did_you_mean
 
 SET_BY_BENCHMARK = frozenset({"task", "seed"})
 """Run options the benchmark sets per run (task of the suite, search seed)."""
@@ -62,8 +62,7 @@ def _check_name(name: str, where: str) -> str:
         raise ValueError(f"{where}: {name!r} is set by the benchmark for each run; leave it out")
     valid = _fields()
     if key not in valid:
-        close = difflib.get_close_matches(key, list(valid), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(key, list(valid))
         raise ValueError(f"{where}: unknown run option {name!r}.{hint} Valid: {', '.join(sorted(valid))}")
     return key
 

@@ -10,11 +10,12 @@ named set of run options plus how the final evaluation retrains (evaluation seed
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
+
+from eureka_kit.registry import Registry
 
 BudgetName = Literal["smoke", "small", "full"]
 
@@ -103,17 +104,17 @@ BUDGETS: dict[str, Budget] = {
 """``smoke``: one program, 256 env-steps (what CI runs); ``small``: a tenth of each task's training budget;
 ``full``: Eureka's protocol (16 samples, 5 generations, 5 evaluation seeds) at the task's own budget."""
 
-_SUITES: dict[str, Suite] = {}
+SUITES: Registry[Suite] = Registry("benchmark suite", error=ValueError)
+_BUDGETS: Registry[Budget] = Registry("benchmark budget", error=ValueError)
+for _budget in BUDGETS.values():
+    _BUDGETS.register(_budget.name, _budget)
 
 
 def register_suite(suite: Suite) -> Suite:
     """Add a suite; a different suite under a taken name is an error."""
-    if suite.name in _SUITES and _SUITES[suite.name] != suite:
-        raise ValueError(f"benchmark suite {suite.name!r} is already registered")
     if not suite.tasks:
         raise ValueError(f"benchmark suite {suite.name!r} has no tasks")
-    _SUITES[suite.name] = suite
-    return suite
+    return SUITES.register(suite.name, suite)
 
 
 register_suite(
@@ -147,26 +148,14 @@ register_suite(
 
 
 def suite_names() -> list[str]:
-    return sorted(_SUITES)
-
-
-def _unknown(what: str, name: str, valid: list[str]) -> ValueError:
-    close = difflib.get_close_matches(name, valid, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return ValueError(f"unknown benchmark {what} {name!r}.{hint} Valid: {', '.join(valid)}")
+    return SUITES.names()
 
 
 def get_suite(name: str) -> Suite:
     """The registered suite ``name``; a ``ValueError`` listing the valid names otherwise."""
-    try:
-        return _SUITES[name]
-    except KeyError:
-        raise _unknown("suite", name, suite_names()) from None
+    return SUITES.get(name)
 
 
 def get_budget(name: str) -> Budget:
     """The budget ``name`` (smoke, small, full); a ``ValueError`` listing the valid names otherwise."""
-    try:
-        return BUDGETS[name]
-    except KeyError:
-        raise _unknown("budget", name, list(BUDGETS)) from None
+    return _BUDGETS.get(name)

@@ -9,11 +9,12 @@ back (:mod:`eureka_kit.executors.shipping`). The loop only calls
 
 from __future__ import annotations
 
-import difflib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from eureka_kit.executors.base import CandidateJob, CandidateOutcome, Executor, run_candidate_job
 from eureka_kit.executors.local import LocalExecutor
+from eureka_kit.registry import Registry
 
 if TYPE_CHECKING:
     from eureka_kit.executors.ray import RayOptions
@@ -28,7 +29,20 @@ __all__ = [
     "run_candidate_job",
 ]
 
-EXECUTORS = ("local", "ray")
+ExecutorFactory = Callable[[int, "RayOptions | None"], Executor]
+"""``factory(workers, ray_options)`` -> an executor with room for ``workers`` candidates at once."""
+
+
+def _ray(workers: int, ray: RayOptions | None) -> Executor:
+    from eureka_kit.executors.ray import RayExecutor  # Ray itself is imported only when it is asked for
+
+    return RayExecutor(workers, ray)
+
+
+FACTORIES: Registry[ExecutorFactory] = Registry("executor", error=ValueError)
+FACTORIES.register("local", lambda workers, ray: LocalExecutor(workers))
+FACTORIES.register("ray", _ray)
+EXECUTORS: tuple[str, ...] = tuple(FACTORIES.names())
 
 
 def make_executor(name: str, workers: int, ray: RayOptions | None = None) -> Executor:
@@ -37,12 +51,4 @@ def make_executor(name: str, workers: int, ray: RayOptions | None = None) -> Exe
     ``ray`` holds the Ray executor's options (address, resources per candidate, retries); Ray itself is
     imported only here, when ``name`` is ``ray`` (:class:`~eureka_kit.executors.ray.RayUnavailable` without it).
     """
-    if name == "local":
-        return LocalExecutor(workers)
-    if name == "ray":
-        from eureka_kit.executors.ray import RayExecutor
-
-        return RayExecutor(workers, ray)
-    close = difflib.get_close_matches(name, EXECUTORS, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown executor {name!r}.{hint} Valid: {', '.join(EXECUTORS)}")
+    return FACTORIES.get(name)(workers, ray)

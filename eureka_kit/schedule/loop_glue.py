@@ -22,8 +22,8 @@ def halving_plan(config: RunConfig, backend: str, total_steps: int) -> HalvingPl
     from a checkpoint is a clear error naming the ones that can."""
     if config.schedule != "halving":
         return None
-    if not getattr(get_backend(backend), "resumable", False):
-        able = [b for b in backend_names() if getattr(get_backend(b), "resumable", False)]
+    if not get_backend(backend).resumable:
+        able = [b for b in backend_names() if get_backend(b).resumable]
         raise ValueError(
             f"--schedule halving needs a training backend that resumes from checkpoints; {backend!r} does not. "
             f"Valid: {', '.join(able)}"

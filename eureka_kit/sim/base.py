@@ -75,6 +75,9 @@ class BatchedEnv(Protocol):
     action_low: torch.Tensor
     """(action_size,) float32: lower bound of each action; actions are clipped to it."""
     action_high: torch.Tensor
+    n_actions: int | None
+    """Discrete actions: how many (the action is one id per env, a float in an (N, 1) tensor; the policy is
+    categorical); ``None``: continuous actions in ``[action_low, action_high]``."""
 
     def reset(self, seed: int) -> torch.Tensor:
         """Reset every env (env i seeded from ``seed`` and i); returns the first observations (N, obs_size)."""

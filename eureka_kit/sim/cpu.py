@@ -39,6 +39,9 @@ class CpuBatchedEnv:
     ``max_episode_steps`` overrides the task's time limit.
     """
 
+    n_actions: int | None = None
+    """Continuous actions (see :class:`~eureka_kit.sim.base.BatchedEnv`)."""
+
     def __init__(
         self,
         task_id: str,

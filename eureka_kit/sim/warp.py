@@ -51,6 +51,9 @@ class WarpBatchedEnv:
     per-world contact and constraint capacity.
     """
 
+    n_actions: int | None = None
+    """Continuous actions (see :class:`~eureka_kit.sim.base.BatchedEnv`)."""
+
     def __init__(
         self,
         task_id: str,

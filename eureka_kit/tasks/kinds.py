@@ -25,9 +25,10 @@ family shares:
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Literal
+
+from eureka_kit.registry import Registry
 
 ObservationKind = Literal["vector"]
 ActionKind = Literal["box", "discrete"]
@@ -55,29 +56,21 @@ class UnknownKindError(KeyError):
         return str(self.args[0])
 
 
-_KINDS: dict[str, EnvKind] = {}
+KINDS: Registry[EnvKind] = Registry("environment kind", error=UnknownKindError)
 
 
 def register_kind(kind: EnvKind) -> EnvKind:
     """Add an environment kind; a different kind under a taken name is an error."""
-    if kind.name in _KINDS and _KINDS[kind.name] != kind:
-        raise ValueError(f"environment kind {kind.name!r} is already registered")
-    _KINDS[kind.name] = kind
-    return kind
+    return KINDS.register(kind.name, kind)
 
 
 def kind_names() -> list[str]:
-    return sorted(_KINDS)
+    return KINDS.names()
 
 
 def get_kind(name: str) -> EnvKind:
     """The registered kind ``name``; :class:`UnknownKindError` listing the valid ones otherwise."""
-    try:
-        return _KINDS[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(_KINDS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UnknownKindError(f"unknown environment kind {name!r}.{hint} Valid: {', '.join(kind_names())}") from None
+    return KINDS.get(name)
 
 
 MUJOCO = register_kind(

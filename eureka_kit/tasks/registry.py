@@ -17,11 +17,11 @@ available everywhere the shipped ones are.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import sys
 from importlib.metadata import entry_points
 
+from eureka_kit.registry import Registry, did_you_mean
 from eureka_kit.tasks.spec import TaskSpec
 
 ENTRY_POINT_GROUP = "eureka_kit.tasks"
@@ -32,10 +32,9 @@ class UnknownTaskError(KeyError):
     """Raised by :func:`get_task` for an id that is not registered."""
 
     def __init__(self, task_id: str, valid: list[str]) -> None:
-        close = difflib.get_close_matches(task_id, valid, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
         msg = (
-            f"Unknown task {task_id!r}.{hint} Valid tasks: {', '.join(valid) or '(none registered)'}; "
+            f"Unknown task {task_id!r}.{did_you_mean(task_id, valid)} "
+            f"Valid tasks: {', '.join(valid) or '(none registered)'}; "
             "or gym:<ENV_ID> for any gymnasium MuJoCo env (state derived from its model), or mjcf:<PATH> for a bare "
             "MuJoCo model"
         )
@@ -47,15 +46,16 @@ class UnknownTaskError(KeyError):
         return str(self.args[0])
 
 
-_REGISTRY: dict[str, TaskSpec] = {}
+TASKS: Registry[TaskSpec] = Registry("task", same=lambda a, b: a is b)
+"""Every registered task by id (filled by the task packs; :func:`get_task` also derives ``gym:``/``mjcf:`` tasks)."""
 
 
 def register(spec: TaskSpec) -> TaskSpec:
-    """Add a task to the registry; registering the same id twice is an error."""
-    if spec.id in _REGISTRY and _REGISTRY[spec.id] is not spec:
-        raise ValueError(f"task {spec.id!r} is already registered")
-    _REGISTRY[spec.id] = spec
-    return spec
+    """Add a task to the registry: its one registration (spec, kind, batched engine, training defaults).
+
+    Registering another spec under a taken id is an error.
+    """
+    return TASKS.register(spec.id, spec)
 
 
 _loaded_packs: dict[str, str] = {}
@@ -92,16 +92,14 @@ def _load_builtin() -> None:
 def list_tasks() -> list[TaskSpec]:
     """All registered tasks, sorted by id."""
     _load_builtin()
-    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+    return TASKS.values()
 
 
 def get_task(task_id: str) -> TaskSpec:
     """Look up a task by id; raises :class:`UnknownTaskError` listing the valid ids."""
     _load_builtin()
-    try:
-        return _REGISTRY[task_id]
-    except KeyError:
-        pass
+    if task_id in TASKS:
+        return TASKS.get(task_id)
     from eureka_kit.tasks.derived import derive_task, is_derived
 
     if is_derived(task_id):
@@ -110,4 +108,4 @@ def get_task(task_id: str) -> TaskSpec:
 
     if is_mjcf(task_id):
         return derive_mjcf_task(task_id)
-    raise UnknownTaskError(task_id, sorted(_REGISTRY))
+    raise UnknownTaskError(task_id, TASKS.names())

@@ -13,12 +13,12 @@ network builder all read the entry, never a switch on the name.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from eureka_kit.registry import Registry
 from eureka_kit.training.job import ConfigError
 
 Clamp = Callable[[dict[str, Any], int, int], dict[str, Any]]
@@ -65,29 +65,21 @@ def _clamp_off_policy(hp: dict[str, Any], total_steps: int, n_envs: int) -> dict
     return hp
 
 
-_ALGORITHMS: dict[str, Algorithm] = {}
+ALGORITHMS: Registry[Algorithm] = Registry("algorithm", error=ConfigError)
 
 
 def register_algorithm(algo: Algorithm) -> Algorithm:
     """Add an algorithm; registering a different one under a taken name is an error."""
-    if algo.name in _ALGORITHMS and _ALGORITHMS[algo.name] != algo:
-        raise ValueError(f"algorithm {algo.name!r} is already registered")
-    _ALGORITHMS[algo.name] = algo
-    return algo
+    return ALGORITHMS.register(algo.name, algo)
 
 
 def algorithm_names() -> list[str]:
-    return sorted(_ALGORITHMS)
+    return ALGORITHMS.names()
 
 
 def get_algorithm(name: str) -> Algorithm:
     """The registered algorithm ``name``; :class:`ConfigError` naming the valid ones otherwise."""
-    try:
-        return _ALGORITHMS[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(_ALGORITHMS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown algorithm {name!r}.{hint} Valid: {', '.join(algorithm_names())}") from None
+    return ALGORITHMS.get(name)
 
 
 register_algorithm(

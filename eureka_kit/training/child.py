@@ -66,8 +66,7 @@ def train(job: TrainJob, folder: Path = Path(".")) -> int:
         lock_down()
         return make_reward(job.reward_kind, spec, source, filename)
 
-    resumable = getattr(backend, "resumable", False)
-    if (job.resume_from is not None or job.checkpoint_to is not None) and not resumable:
+    if (job.resume_from is not None or job.checkpoint_to is not None) and not backend.resumable:
         raise ConfigError(f"training backend {job.backend!r} cannot save or resume checkpoints (successive halving)")
     recorder = StatsRecorder(job.total_steps or spec.train.total_steps)
     if job.resume_from is not None:  # the statistics so far: this child's stats.json covers the whole training

@@ -14,10 +14,10 @@ and one :func:`register_backend` call.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import Literal
 
+from eureka_kit.registry import Registry
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.backends.base import Actor, SecureReward, TrainBudget, TrainingBackend
 from eureka_kit.training.job import ConfigError
@@ -35,7 +35,8 @@ __all__ = [
     "resolve_training",
 ]
 
-_PATHS: dict[str, str] = {}
+_PATHS: Registry[str] = Registry("training backend", error=ConfigError, more=", or auto")
+"""Import paths of the backends, by name (loaded on first use)."""
 _LOADED: dict[str, TrainingBackend] = {}
 
 AUTO_ORDER: tuple[str, ...] = ("gpu", "cpu", "sb3")
@@ -46,23 +47,18 @@ BackendChoice = Literal["auto"] | str
 
 def register_backend(name: str, target: str) -> None:
     """Register a backend by import path ``"package.module:attribute"`` (a class or instance; loaded lazily)."""
-    if name in _PATHS and _PATHS[name] != target:
-        raise ValueError(f"training backend {name!r} is already registered as {_PATHS[name]}")
-    _PATHS[name] = target
+    _PATHS.register(name, target)
 
 
 def backend_names() -> list[str]:
-    return sorted(_PATHS)
+    return _PATHS.names()
 
 
 def get_backend(name: str) -> TrainingBackend:
     """The backend registered as ``name``; :class:`ConfigError` listing the valid names otherwise."""
-    if name not in _PATHS:
-        close = difflib.get_close_matches(name, list(_PATHS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown training backend {name!r}.{hint} Valid: auto, {', '.join(backend_names())}")
+    path = _PATHS.get(name)
     if name not in _LOADED:
-        module, _, attr = _PATHS[name].partition(":")
+        module, _, attr = path.partition(":")
         obj = getattr(importlib.import_module(module), attr)
         _LOADED.setdefault(name, obj() if isinstance(obj, type) else obj)  # threads racing here share the first
     return _LOADED[name]

@@ -51,6 +51,8 @@ class TrainingBackend(Protocol):
 
     name: str
     description: str
+    resumable: bool
+    """Saves a resumable checkpoint and continues from one (``TrainJob.checkpoint_to`` / ``resume_from``)."""
 
     def unavailable(self, spec: TaskSpec, device: str) -> str | None:
         """Why this backend cannot train ``spec`` on ``device`` here (a missing package, no batched definition, no

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from eureka_kit.sim.base import BatchedEnv
 from eureka_kit.tasks.engine import EngineDevice
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.backends.base import Actor, SecureReward, TrainBudget
@@ -79,7 +80,7 @@ class BatchedBackend:
             return f"{', '.join(missing)} not installed (pip install rsl-rl-lib)"
         return None
 
-    def make_env(self, spec: TaskSpec, config: BatchedConfig, device: str, seed: int) -> Any:
+    def make_env(self, spec: TaskSpec, config: BatchedConfig, device: str, seed: int) -> BatchedEnv:
         """The task's batched env of ``config.num_envs`` envs on ``device``, built by its registration's engine."""
         if spec.engine is None:
             raise ConfigError(engine_unavailable(spec, "cpu") or f"task {spec.id} has no batched engine")

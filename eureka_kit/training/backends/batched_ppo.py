@@ -136,8 +136,8 @@ class BatchedPPO:
         n = env.num_envs
         dev = str(self.device)
         self.norm = RunningObsNorm(env.observation_size, config.clip_obs, self.device) if config.normalize_obs else None
-        n_actions = getattr(env, "n_actions", None)  # discrete actions (the grid engine): a categorical actor
-        self.actor, self.critic = build_models(config, env.observation_size, env.action_size, dev, n_actions)
+        # discrete actions (the game engines): a categorical actor
+        self.actor, self.critic = build_models(config, env.observation_size, env.action_size, dev, env.n_actions)
         storage = RolloutStorage(
             "rl", n, config.num_steps_per_env, _obs(torch.zeros(n, env.observation_size, device=self.device)),
             [env.action_size], dev,

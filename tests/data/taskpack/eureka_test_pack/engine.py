@@ -24,6 +24,7 @@ class PendulumBatch:
 
     observation_size = 3
     action_size = 1
+    n_actions = None  # continuous torque
 
     def __init__(
         self, num_envs: int, seed: int, episode_steps: int, reward: Callable[[Mapping[str, np.ndarray]], np.ndarray]
