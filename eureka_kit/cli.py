@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from eureka_kit.config import JUDGES, SCHEDULES, LLMKind, RunConfig
+from eureka_kit.errors import UsageError, UserError
 from eureka_kit.preferences.ranking import RankerKind
 from eureka_kit.tasks.derived import PREFIX as DERIVED_PREFIX
 
@@ -144,14 +145,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     env, task_file = getattr(args, "env", None), getattr(args, "task_file", None)
     mjcf = getattr(args, "mjcf", None)
     if sum(x is not None for x in (args.task, env, task_file, mjcf)) != 1:
-        raise ValueError(
+        raise UsageError(
             "name one task: a registered task id (see `eureka-kit tasks`), --env ENV_ID (a gymnasium MuJoCo env), "
             "--mjcf FILE (a bare MuJoCo model) or --task-file FILE"
         )
     values: dict[str, Any] = {"task": args.task if env is None else f"{DERIVED_PREFIX}{env}"}
     episode = {k: v for k in ("episode_steps", "frame_skip") if (v := getattr(args, k, None)) is not None}
     if episode and mjcf is None:
-        raise ValueError("--episode-steps and --frame-skip set up a --mjcf model; other tasks have their own")
+        raise UsageError("--episode-steps and --frame-skip set up a --mjcf model; other tasks have their own")
     if mjcf is not None:
         from eureka_kit.tasks.mjcf import mjcf_task_id
 
@@ -243,7 +244,7 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
 
     text = args.text if args.file is None else read_bounded_text(Path(args.file), 4 * MAX_NOTE_CHARS)
     if text is None:
-        raise ValueError("give the note as text or with --file FILE")
+        raise UsageError("give the note as text or with --file FILE")
     note = add_note(Path(args.run).absolute(), text)
     print(f"note {note.id} added to {args.run}: the next generation's prompt will carry it")
     return 0
@@ -455,25 +456,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command: the user's errors (:class:`~eureka_kit.errors.UserError`, a path that is not there) are one
+    line on stderr and exit code 2; anything else is a bug of eureka-kit, shown with its traceback (exit code 1)."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args))
     except KeyboardInterrupt:
         print("\ninterrupted; resume with `eureka-kit resume RUN`", file=sys.stderr)
         return 130
-    except (KeyError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
-        from eureka_kit.llm import LLMError
-
+    except (UserError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"error: {msg}", file=sys.stderr)
         return 2
-    except Exception as e:  # clean message for LLM/API errors; anything else is a bug with a traceback
-        from eureka_kit.llm import LLMError
+    except Exception as e:
+        from eureka_kit.python_parse import format_exception
 
-        if isinstance(e, LLMError):
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        raise
+        print(format_exception(e), file=sys.stderr, end="")
+        print(
+            f"error: internal error in eureka-kit ({type(e).__name__}): this is a bug, not a problem with your input; "
+            "please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from eureka_kit.errors import UsageError
 from eureka_kit.preferences.ranking import RankerKind
 from eureka_kit.tasks.spec import TaskSpec
 
@@ -178,44 +179,44 @@ class RunConfig:
     def __post_init__(self) -> None:
         for name in ("samples", "generations", "workers", "eval_episodes"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.repair_rounds < 0:
-            raise ValueError("repair_rounds must be >= 0")
+            raise UsageError("repair_rounds must be >= 0")
         if self.steps is not None and self.steps < 1:
-            raise ValueError("steps must be >= 1")
+            raise UsageError("steps must be >= 1")
         if self.judge not in JUDGES:
-            raise ValueError(f"judge must be one of {', '.join(JUDGES)}, got {self.judge!r}")
+            raise UsageError(f"judge must be one of {', '.join(JUDGES)}, got {self.judge!r}")
         if self.judge == "llm" and not self.goal:
-            raise ValueError("--judge llm writes the fitness expression for a goal: give --goal")
+            raise UsageError("--judge llm writes the fitness expression for a goal: give --goal")
         if self.goal is not None and self.fitness is None and self.ranker != "human" and self.judge != "llm":
-            raise ValueError(
+            raise UsageError(
                 "a free-form goal has no fitness: give one with --fitness EXPR, or rank the policies yourself with "
                 "--human"
             )
         if self.ranker == "human" and not self.videos:
-            raise ValueError("ranker='human' needs videos: the person ranks the policies by watching them")
+            raise UsageError("ranker='human' needs videos: the person ranks the policies by watching them")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
+            raise UsageError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
         if self.rungs < 1 or self.reduction_factor < 2:
-            raise ValueError(
+            raise UsageError(
                 f"rungs must be >= 1 and reduction_factor >= 2, got {self.rungs} and {self.reduction_factor}"
             )
         if self.grace_steps is not None and not 1 <= self.grace_steps <= (self.steps or self.grace_steps):
-            raise ValueError(f"grace_steps must be in [1, steps ({self.steps})], got {self.grace_steps}")
+            raise UsageError(f"grace_steps must be in [1, steps ({self.steps})], got {self.grace_steps}")
         if not 0.0 <= self.equivalence_threshold <= 1.0:
-            raise ValueError(f"equivalence_threshold must be in [0, 1], got {self.equivalence_threshold}")
+            raise UsageError(f"equivalence_threshold must be in [0, 1], got {self.equivalence_threshold}")
         if (
             self.executor == "ray"
             and self.gpus_per_candidate <= 0
             and (self.device.startswith("cuda") or self.backend == "gpu")
         ):
-            raise ValueError(
+            raise UsageError(
                 "executor ray with a CUDA device needs --gpus-per-candidate > 0 (Ray hides GPUs from tasks without)"
             )
         if self.examples is not None and not self.use_examples:
-            raise ValueError("--examples DIR adds examples and --no-examples turns them off: give one of them")
+            raise UsageError("--examples DIR adds examples and --no-examples turns them off: give one of them")
         if self.llm == "replay" and not self.replay_path:
-            raise ValueError("llm='replay' needs replay_path (a JSONL file of answers to replay)")
+            raise UsageError("llm='replay' needs replay_path (a JSONL file of answers to replay)")
 
     def task_spec(self) -> TaskSpec:
         """The run's task: the registered one, with the free-form goal and the fitness expression when given.
@@ -233,7 +234,7 @@ class RunConfig:
         if self.fitness:
             return with_fitness(spec, self.fitness)
         if spec.free_form and self.ranker != "human" and self.judge != "llm":  # the judge's, once accepted
-            raise ValueError(
+            raise UsageError(
                 f"task {spec.id} has no fitness: give one with --fitness EXPR (e.g. 'mean(root_lin_vel_x)'), or "
                 "rank the policies yourself with --human"
             )

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from eureka_kit.errors import UserError
 from eureka_kit.files import UntrustedFileError, read_bounded_text
 from eureka_kit.prompting import render
 from eureka_kit.python_parse import parse_module
@@ -51,7 +52,7 @@ MAX_EXAMPLE_BYTES = 50_000
 ExampleOrigin = Literal["library", "user"]
 
 
-class ExampleError(ValueError):
+class ExampleError(UserError, ValueError):
     """An example (or starting program) that does not parse, lacks metadata or fails the static checks."""
 
 

@@ -22,12 +22,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from eureka_kit.errors import UserError
 
-class StoreError(OSError):
+
+class StoreError(UserError, OSError):
     """A file could not be written; the message says which and why (e.g. disk full)."""
 
 
-class UntrustedFileError(ValueError):
+class UntrustedFileError(UserError, ValueError):
     """A file (written by a child, or damaged) is missing, too large, not UTF-8 or not valid JSON; names the file."""
 
 

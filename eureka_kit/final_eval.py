@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from eureka_kit.config import RunConfig
+from eureka_kit.errors import UsageError
 from eureka_kit.executors.base import CandidateJob, run_candidate_job
 from eureka_kit.run.store import RunStore, atomic_write_json, read_json
 from eureka_kit.sandbox.runner import Limits
@@ -140,7 +141,7 @@ def evaluate_run(
         raise FileNotFoundError(f"{run_dir} is not a eureka-kit run (no config.json)")
     best = read_json(run.summary_path).get("best") if run.summary_path.exists() else None
     if best is None:
-        raise ValueError(f"run {run_dir} has no best program yet (no candidate succeeded); nothing to evaluate")
+        raise UsageError(f"run {run_dir} has no best program yet (no candidate succeeded); nothing to evaluate")
     config = RunConfig.from_json(read_json(run.config_path)["config"])
     spec = config.task_spec()
     backend, device = resolve_training(config.backend, spec, config.device)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from eureka_kit.errors import UserError
 from eureka_kit.llm import LLMClient, Message
 from eureka_kit.prompting import render, state_table
 from eureka_kit.run.store import atomic_write_json
@@ -34,7 +35,7 @@ AcceptedBy = Literal["--yes", "terminal"]
 _BLOCK = re.compile(r"```[a-zA-Z]*\s*\n(.*?)```", re.DOTALL)
 
 
-class JudgeError(ValueError):
+class JudgeError(UserError, ValueError):
     """The judge's answer holds no valid expression, or the user did not accept it."""
 
 

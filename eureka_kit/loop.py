@@ -34,6 +34,7 @@ from eureka_kit.callbacks import (
     make_ranker,
 )
 from eureka_kit.config import RunConfig
+from eureka_kit.errors import UsageError
 from eureka_kit.executors import CandidateJob, CandidateOutcome, Executor, make_executor
 from eureka_kit.feedback.card_check import TrajectoryStore, check_trajectories
 from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
@@ -448,7 +449,7 @@ def start_run(
 def _judged(config: RunConfig, store: RunStore) -> RunConfig:
     """The config with the LLM judge's accepted expression as its fitness (:mod:`eureka_kit.judge`)."""
     if config.fitness is not None:
-        raise ValueError("give --fitness EXPR or --judge llm (which proposes one), not both")
+        raise UsageError("give --fitness EXPR or --judge llm (which proposes one), not both")
     expression = judge_fitness(
         _make_client(config, store), config.task_spec(), config.goal or "", store.root, yes=config.yes
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from eureka_kit import __version__
 from eureka_kit.config import RunConfig
+from eureka_kit.errors import UserError
 from eureka_kit.files import UntrustedFileError, read_bounded_json
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.run.store import RunStore
@@ -20,7 +21,7 @@ from eureka_kit.tasks.mjcf import run_label
 MAX_RUN_FILE_BYTES = 16_000_000
 
 
-class RunFileError(ValueError):
+class RunFileError(UserError, ValueError):
     """A run file the loop needs (``config.json``, ``summary.json``) is missing or damaged; the message names it."""
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eureka_kit.errors import UserError
 from eureka_kit.files import read_bounded_text
 
 MAX_TASK_FILE_BYTES = 100_000
@@ -36,7 +37,7 @@ TOP_FIELDS = ("env", "task", "mjcf", "episode_steps", "frame_skip", "goal", "fit
 TRAIN_FIELDS = ("steps", "n_envs", "backend")
 
 
-class TaskFileError(ValueError):
+class TaskFileError(UserError, ValueError):
     """A task file with errors; ``errors`` has one line per field."""
 
     def __init__(self, path: Path, errors: list[str]) -> None:

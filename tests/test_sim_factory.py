@@ -8,7 +8,7 @@ import torch
 
 from eureka_kit.sim.cpu import CpuBatchedEnv
 from eureka_kit.sim.factory import make_batched_env, resolve_device
-from eureka_kit.sim.physics import NoBatchedPhysicsError, get_physics, has_physics
+from eureka_kit.sim.physics import NoBatchedPhysicsError, get_physics
 from eureka_kit.sim.warp import warp_available
 from eureka_kit.tasks.registry import get_task, list_tasks
 
@@ -35,7 +35,8 @@ def test_every_mujoco_task_has_physics_matching_its_state() -> None:
 
 def test_task_without_physics_is_named_with_the_valid_ones() -> None:
     classic = next(t for t in list_tasks() if "mujoco" not in t.tags)
-    assert not has_physics(classic.id)
+    with pytest.raises(NoBatchedPhysicsError):
+        get_physics(classic.id)
     with pytest.raises(NoBatchedPhysicsError, match=r"no batched physics definition.*HalfCheetah-Run-v1"):
         make_batched_env(classic.id, 4)
 

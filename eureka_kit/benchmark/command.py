@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eureka_kit.benchmark.suites import BUDGETS, get_budget, get_suite, suite_names
+from eureka_kit.errors import UsageError
 
 if TYPE_CHECKING:
     from eureka_kit.benchmark.options import Configuration
@@ -67,15 +68,15 @@ def configurations(args: argparse.Namespace) -> tuple[Configuration, ...]:
     from eureka_kit.benchmark.options import Configuration, configuration_from_file, options_from_flags
 
     if args.compare and args.compare_flag:
-        raise ValueError("give --compare CONFIG_A CONFIG_B or --compare-flag FLAGS, not both")
+        raise UsageError("give --compare CONFIG_A CONFIG_B or --compare-flag FLAGS, not both")
     if args.compare:
         pair = tuple(configuration_from_file(Path(f)) for f in args.compare)
         if pair[0].name == pair[1].name:
-            raise ValueError(f"--compare: both files are named {pair[0].name!r}; rename one (the name is its folder)")
+            raise UsageError(f"--compare: both files are named {pair[0].name!r}; rename one (the name is its folder)")
         return pair
     if args.compare_flag:
         if len(args.compare_flag) > 2:
-            raise ValueError("--compare-flag: give it once (compared with the plain configuration) or twice")
+            raise UsageError("--compare-flag: give it once (compared with the plain configuration) or twice")
         flags = [Configuration(_slug(f), options_from_flags(f), source=f"flags {f!r}") for f in args.compare_flag]
         base = [Configuration(args.name or "default")] if len(flags) == 1 else []
         return (*base, *flags)
@@ -87,14 +88,14 @@ def request_from_args(args: argparse.Namespace, run_options: Mapping[str, Any]) 
     from eureka_kit.benchmark.plan import Request
 
     if "seed" in run_options:
-        raise ValueError("--seed is set by the benchmark per run; give --seeds N (search seeds 0 .. N-1)")
+        raise UsageError("--seed is set by the benchmark per run; give --seeds N (search seeds 0 .. N-1)")
     if args.tasks:
         tasks, suite = tuple(args.tasks), None
     elif args.suite:
         s = get_suite(args.suite)
         tasks, suite = s.tasks, s.name
     else:
-        raise ValueError(f"name a suite (--suite {' | '.join(suite_names())}) or tasks (--tasks ID ...)")
+        raise UsageError(f"name a suite (--suite {' | '.join(suite_names())}) or tasks (--tasks ID ...)")
     budget = get_budget(args.budget or ("smoke" if suite == "smoke" else "small"))
     kw: dict[str, Any] = {} if args.jobs is None else {"jobs": args.jobs}
     request = Request(

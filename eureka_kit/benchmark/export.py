@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from eureka_kit.errors import UsageError
 from eureka_kit.files import atomic_write_json, atomic_write_text, read_bounded_json
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -93,6 +94,6 @@ def export_library(src: Path, out: Path) -> list[Exported]:
         fitness = best.get("fitness")
         done.append(Exported(name, task, origin, float(fitness) if isinstance(fitness, (int, float)) else None, hns))
     if not done:
-        raise ValueError(f"{src} has no best program to export (no search found a working one)")
+        raise UsageError(f"{src} has no best program to export (no search found a working one)")
     atomic_write_json(out / "index.json", {"source": str(src), "programs": [asdict(e) for e in done]})
     return done

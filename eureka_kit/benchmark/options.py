@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from eureka_kit.config import RunConfig
+from eureka_kit.errors import UsageError
 from eureka_kit.files import read_bounded_text
 from eureka_kit.registry import did_you_mean
 
@@ -45,7 +46,7 @@ class Configuration:
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
-            raise ValueError(f"configuration name {self.name!r}: letters, digits, '.', '_' and '-' only")
+            raise UsageError(f"configuration name {self.name!r}: letters, digits, '.', '_' and '-' only")
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
 
     def to_json(self) -> dict[str, Any]:
@@ -59,11 +60,11 @@ def _fields() -> dict[str, dataclasses.Field[Any]]:
 def _check_name(name: str, where: str) -> str:
     key = name.replace("-", "_")
     if key in SET_BY_BENCHMARK:
-        raise ValueError(f"{where}: {name!r} is set by the benchmark for each run; leave it out")
+        raise UsageError(f"{where}: {name!r} is set by the benchmark for each run; leave it out")
     valid = _fields()
     if key not in valid:
         hint = did_you_mean(key, list(valid))
-        raise ValueError(f"{where}: unknown run option {name!r}.{hint} Valid: {', '.join(sorted(valid))}")
+        raise UsageError(f"{where}: unknown run option {name!r}.{hint} Valid: {', '.join(sorted(valid))}")
     return key
 
 
@@ -80,10 +81,10 @@ def options_from_toml(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(read_bounded_text(path, MAX_OPTIONS_BYTES))
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: not valid TOML ({e})") from None
+        raise UsageError(f"{path}: not valid TOML ({e})") from None
     nested = [k for k, v in data.items() if isinstance(v, dict)]
     if nested:
-        raise ValueError(f"{path}: run options are top-level keys; found table(s) {', '.join(nested)}")
+        raise UsageError(f"{path}: run options are top-level keys; found table(s) {', '.join(nested)}")
     return check_options(data, str(path))
 
 
@@ -94,7 +95,7 @@ def _convert(name: str, type_name: str, text: str, where: str) -> Any:
         if type_name.startswith("float"):
             return float(text)
     except ValueError:
-        raise ValueError(f"{where}: --{name.replace('_', '-')} takes a number, got {text!r}") from None
+        raise UsageError(f"{where}: --{name.replace('_', '-')} takes a number, got {text!r}") from None
     return text
 
 
@@ -108,7 +109,7 @@ def options_from_flags(text: str) -> dict[str, Any]:
     while i < len(tokens):
         token = tokens[i]
         if not token.startswith("--"):
-            raise ValueError(f"{where}: expected a --option, got {token!r}")
+            raise UsageError(f"{where}: expected a --option, got {token!r}")
         name, eq, value = token[2:].partition("=")
         if name in ("no-examples", "no_examples"):
             out["use_examples"] = False
@@ -118,13 +119,13 @@ def options_from_flags(text: str) -> dict[str, Any]:
         key = _check_name(name[3:] if negated else name, where)
         if fields[key].type == "bool":
             if eq:
-                raise ValueError(f"{where}: --{name} is a switch (--{name} or --no-{name}), not --{name}=VALUE")
+                raise UsageError(f"{where}: --{name} is a switch (--{name} or --no-{name}), not --{name}=VALUE")
             out[key] = not negated
             i += 1
             continue
         if not eq:
             if i + 1 >= len(tokens):
-                raise ValueError(f"{where}: --{name} needs a value")
+                raise UsageError(f"{where}: --{name} needs a value")
             value = tokens[i + 1]
             i += 1
         out[key] = _convert(key, str(fields[key].type), value, where)

@@ -18,6 +18,7 @@ from typing import Any
 from eureka_kit.benchmark.options import Configuration
 from eureka_kit.benchmark.suites import Budget
 from eureka_kit.config import RunConfig
+from eureka_kit.errors import UsageError
 from eureka_kit.final_eval import TrainSettings
 from eureka_kit.training.backends import get_backend, resolve_training
 
@@ -50,14 +51,14 @@ class Request:
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_options", MappingProxyType(dict(self.base_options)))
         if self.seeds < 1 or self.jobs < 1 or (self.eval_seeds is not None and self.eval_seeds < 1):
-            raise ValueError("--seeds, --eval-seeds and --jobs must be >= 1")
+            raise UsageError("--seeds, --eval-seeds and --jobs must be >= 1")
         if not self.tasks:
-            raise ValueError("a benchmark needs at least one task")
+            raise UsageError("a benchmark needs at least one task")
         if len(set(self.tasks)) != len(self.tasks):
-            raise ValueError(f"a task is named twice: {', '.join(self.tasks)}")
+            raise UsageError(f"a task is named twice: {', '.join(self.tasks)}")
         names = [c.name for c in self.configurations]
         if not names or len(set(names)) != len(names):
-            raise ValueError(f"configurations need distinct names, got {names}")
+            raise UsageError(f"configurations need distinct names, got {names}")
 
     @property
     def n_eval_seeds(self) -> int:

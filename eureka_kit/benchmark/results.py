@@ -15,7 +15,7 @@ from typing import Any
 
 from eureka_kit.benchmark.plan import Plan
 from eureka_kit.benchmark.runner import Outcome, UnitResult
-from eureka_kit.benchmark.scoring import Stat, TaskScore, Trained, compare, score_task, suite_score
+from eureka_kit.benchmark.scoring import TaskScore, compare, score_task, suite_score
 from eureka_kit.run_setup import package_versions
 
 BENCH_FILE = "benchmark.json"
@@ -177,14 +177,6 @@ def format_tables(data: Mapping[str, Any]) -> str:
             f"mean HNS difference: {_num(cmp['mean_diff'])} over {cmp['pairs']} (task, seed) pair(s){interval}"
         )
     return "\n".join(lines)
-
-
-def trained_from(d: Mapping[str, Any]) -> Trained:
-    return Trained.from_json(d)
-
-
-def stat_from(d: Mapping[str, Any] | None) -> Stat | None:
-    return None if d is None else Stat(float(d["mean"]), float(d["std"]), int(d["n"]))
 
 
 def bench_file(root: Path) -> Path:

@@ -33,6 +33,7 @@ from eureka_kit.benchmark.options import Configuration
 from eureka_kit.benchmark.plan import BaselineKey, Plan, SearchUnit, options_digest
 from eureka_kit.benchmark.progress import BenchProgress, RunProgress
 from eureka_kit.benchmark.scoring import Trained
+from eureka_kit.errors import UsageError
 from eureka_kit.final_eval import RewardKind, TrainSettings, train_and_evaluate
 from eureka_kit.run.store import append_jsonl, atomic_write_json, read_json
 from eureka_kit.tasks.registry import get_task
@@ -119,7 +120,7 @@ def check_configuration(root: Path, configuration: Configuration, resolved: dict
     if path.exists():
         stored = read_json(path)
         if stored.get("digest") != digest:
-            raise ValueError(
+            raise UsageError(
                 f"configuration {configuration.name!r} in {root} was run with other options "
                 f"({stored.get('options')}); give this one another name (a file name, or --name) or another --dir"
             )

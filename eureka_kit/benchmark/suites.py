@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from eureka_kit.errors import UsageError
 from eureka_kit.registry import Registry
 
 BudgetName = Literal["smoke", "small", "full"]
@@ -104,8 +105,8 @@ BUDGETS: dict[str, Budget] = {
 """``smoke``: one program, 256 env-steps (what CI runs); ``small``: a tenth of each task's training budget;
 ``full``: Eureka's protocol (16 samples, 5 generations, 5 evaluation seeds) at the task's own budget."""
 
-SUITES: Registry[Suite] = Registry("benchmark suite", error=ValueError)
-_BUDGETS: Registry[Budget] = Registry("benchmark budget", error=ValueError)
+SUITES: Registry[Suite] = Registry("benchmark suite", error=UsageError)
+_BUDGETS: Registry[Budget] = Registry("benchmark budget", error=UsageError)
 for _budget in BUDGETS.values():
     _BUDGETS.register(_budget.name, _budget)
 
@@ -113,7 +114,7 @@ for _budget in BUDGETS.values():
 def register_suite(suite: Suite) -> Suite:
     """Add a suite; a different suite under a taken name is an error."""
     if not suite.tasks:
-        raise ValueError(f"benchmark suite {suite.name!r} has no tasks")
+        raise UsageError(f"benchmark suite {suite.name!r} has no tasks")
     return SUITES.register(suite.name, suite)
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eureka_kit.errors import UserError
 from eureka_kit.executors.base import CandidateJob, CandidateOutcome
 from eureka_kit.executors.node import NodeProbe, NodeReport, probe_node, run_on_node, secret_names
 from eureka_kit.executors.shipping import (
@@ -65,11 +66,11 @@ START_MARGIN_S = 120.0
 """Time for a task to be scheduled and its worker started, once per job."""
 
 
-class RayUnavailable(RuntimeError):
+class RayUnavailable(UserError, RuntimeError):
     """``--executor ray`` without Ray installed."""
 
 
-class ExecutorConfigError(ValueError):
+class ExecutorConfigError(UserError, ValueError):
     """The Ray executor's settings cannot work (no node fits a candidate, a secret in the runtime env, ...)."""
 
 

@@ -34,6 +34,7 @@ from typing import Any, ClassVar, TypeVar
 
 import cloudpickle
 
+from eureka_kit.errors import UserError
 from eureka_kit.executors.base import CandidateJob
 from eureka_kit.files import atomic_write_bytes
 from eureka_kit.tasks.spec import TaskSpec
@@ -47,7 +48,7 @@ SHIPPED_DIR = "_shipped"
 """Folder (in the node's copy of ``out_dir``) for files the job names outside ``out_dir``; never sent back."""
 
 
-class TransferTooLarge(ValueError):
+class TransferTooLarge(UserError, ValueError):
     """The files to ship (inputs or outputs) exceed the bound; the message gives the size, the bound, the largest."""
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eureka_kit.errors import UserError
 from eureka_kit.games.minigrid_state import DIRECTIONS, TYPE_CODES, GridLayout
 
 OBJECT_CODES = {"empty": 1, "wall": 2, "floor": 3, "door": 4, "key": 5, "ball": 6, "box": 7, "goal": 8, "lava": 9}
@@ -51,7 +52,7 @@ class GridBatchDefinition:
     layout: GridLayout
 
 
-class NoGridBatchError(KeyError):
+class NoGridBatchError(UserError, KeyError):
     """The task has no batched grid definition."""
 
     def __str__(self) -> str:

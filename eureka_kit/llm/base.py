@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from eureka_kit.errors import UsageError
+
 Role = Literal["system", "user", "assistant"]
 BatchMode = Literal["n", "concurrent"]
 """How K samples are fetched: one request with the ``n`` parameter, or K concurrent requests of one sample each."""
@@ -30,7 +32,7 @@ class Message:
 
     def __post_init__(self) -> None:
         if self.role not in _ROLES:
-            raise ValueError(f"message role must be one of {', '.join(_ROLES)}, got {self.role!r}")
+            raise UsageError(f"message role must be one of {', '.join(_ROLES)}, got {self.role!r}")
         if not isinstance(self.content, str):
             raise TypeError(f"message content must be a str, got {type(self.content).__name__}")
 
@@ -55,11 +57,11 @@ class SamplingParams:
 
     def __post_init__(self) -> None:
         if self.temperature is not None and not (0.0 <= self.temperature <= 2.0):
-            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
+            raise UsageError(f"temperature must be in [0, 2], got {self.temperature}")
         if self.max_tokens is not None and self.max_tokens < 1:
-            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+            raise UsageError(f"max_tokens must be >= 1, got {self.max_tokens}")
         if self.top_p is not None and not (0.0 < self.top_p <= 1.0):
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+            raise UsageError(f"top_p must be in (0, 1], got {self.top_p}")
         object.__setattr__(self, "stop", tuple(self.stop))
 
     def to_dict(self) -> dict[str, Any]:

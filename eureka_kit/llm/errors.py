@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 
+from eureka_kit.errors import UserError
+
 _KEY_PATTERN = re.compile(r"\b(sk|key|api[-_]?key)-[A-Za-z0-9_\-*.]{6,}", re.IGNORECASE)
 _BEARER_PATTERN = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
 
@@ -29,7 +31,7 @@ def redact(text: str) -> str:
     return _KEY_PATTERN.sub(lambda m: m.group(1) + "-***", text)
 
 
-class LLMError(RuntimeError):
+class LLMError(UserError, RuntimeError):
     """Base class of every error the LLM layer raises on purpose."""
 
 

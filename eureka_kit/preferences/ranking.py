@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 
+from eureka_kit.errors import UserError
 from eureka_kit.files import UntrustedFileError, atomic_write_json, read_bounded_json
 from eureka_kit.run.records import CandidateRecord
 
@@ -55,7 +56,7 @@ MAX_RECORD_BYTES = 1_000_000
 VIDEO_FILE = "rollout.mp4"
 
 
-class RankingError(ValueError):
+class RankingError(UserError, ValueError):
     """A ranking is malformed or does not match the generation's candidates; the message says how."""
 
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from eureka_kit.errors import UsageError
 from eureka_kit.files import atomic_write_json
 from eureka_kit.run.store import RunStore, append_jsonl, read_json, read_jsonl
 
@@ -34,11 +35,11 @@ def add_note(run_dir: Path, text: str) -> Note:
     """Append a note to the run (``ValueError`` for an empty or too long one, or a folder that is not a run)."""
     text = text.strip()
     if not text:
-        raise ValueError("the note is empty")
+        raise UsageError("the note is empty")
     if len(text) > MAX_NOTE_CHARS:
-        raise ValueError(f"the note is {len(text)} characters long; at most {MAX_NOTE_CHARS}")
+        raise UsageError(f"the note is {len(text)} characters long; at most {MAX_NOTE_CHARS}")
     if not RunStore(run_dir).exists():
-        raise ValueError(f"{run_dir} is not a eureka-kit run (no config.json)")
+        raise UsageError(f"{run_dir} is not a eureka-kit run (no config.json)")
     note = Note(len(read_notes(run_dir)), time.time(), text)
     append_jsonl(run_dir / NOTES_FILE, {"id": note.id, "time": note.time, "text": note.text})
     return note

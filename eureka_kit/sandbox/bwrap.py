@@ -39,6 +39,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from eureka_kit.errors import UserError
 from eureka_kit.sandbox.view import ancestor_dirs, view_paths
 from eureka_kit.tasks.model_files import exposed
 
@@ -60,7 +61,7 @@ BASIC_HINT = (
 )
 
 
-class IsolationUnavailable(RuntimeError):
+class IsolationUnavailable(UserError, RuntimeError):
     """Strict mode was asked for but cannot be provided here; the message names the missing piece and the fix."""
 
 

@@ -11,6 +11,8 @@ import sys
 import threading
 from typing import Literal, get_args
 
+from eureka_kit.errors import UsageError
+
 SandboxMode = Literal["strict", "basic"]
 """``strict``: namespaces + unprivileged uid + seccomp (Linux, needs bubblewrap). ``basic``: rlimits + seccomp only."""
 
@@ -27,7 +29,7 @@ def default_mode() -> SandboxMode:
     env = os.environ.get(MODE_VAR, "").strip().lower()
     if env:
         if env not in get_args(SandboxMode):
-            raise ValueError(f"{MODE_VAR}={env!r} is not a sandbox mode; valid: {', '.join(get_args(SandboxMode))}")
+            raise UsageError(f"{MODE_VAR}={env!r} is not a sandbox mode; valid: {', '.join(get_args(SandboxMode))}")
         return env  # type: ignore[return-value]  # checked above
     return "strict" if sys.platform.startswith("linux") else "basic"
 
@@ -40,7 +42,7 @@ def configure_sandbox(mode: SandboxMode | None = None, *, seccomp: bool = True) 
     """
     global _configured, _seccomp
     if mode is not None and mode not in get_args(SandboxMode):
-        raise ValueError(f"unknown sandbox mode {mode!r}; valid: {', '.join(get_args(SandboxMode))}")
+        raise UsageError(f"unknown sandbox mode {mode!r}; valid: {', '.join(get_args(SandboxMode))}")
     with _lock:
         _configured = mode
         _seccomp = seccomp

@@ -17,11 +17,12 @@ same decisions and never retrains a finished rung.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from eureka_kit.errors import UsageError
 from eureka_kit.files import UntrustedFileError, atomic_write_json, read_bounded_json
 
 RUNGS_DIR = "rungs"
@@ -49,16 +50,16 @@ class HalvingPlan:
 def make_plan(total_steps: int, rungs: int, eta: int, grace_steps: int | None = None) -> HalvingPlan:
     """The plan for ``total_steps`` per candidate; raises ``ValueError`` naming a bad value and the valid range."""
     if rungs < 1:
-        raise ValueError(f"rungs must be >= 1, got {rungs}")
+        raise UsageError(f"rungs must be >= 1, got {rungs}")
     if eta < 2:
-        raise ValueError(f"reduction_factor (eta) must be >= 2, got {eta}")
+        raise UsageError(f"reduction_factor (eta) must be >= 2, got {eta}")
     if total_steps < 1:
-        raise ValueError(f"total steps must be >= 1, got {total_steps}")
+        raise UsageError(f"total steps must be >= 1, got {total_steps}")
     if grace_steps is None:
         steps = [max(1, round(total_steps / eta ** (rungs - 1 - r))) for r in range(rungs)]
     else:
         if not 1 <= grace_steps <= total_steps:
-            raise ValueError(f"grace_steps must be in [1, {total_steps}] (the total budget), got {grace_steps}")
+            raise UsageError(f"grace_steps must be in [1, {total_steps}] (the total budget), got {grace_steps}")
         ratio = (total_steps / grace_steps) ** (1 / (rungs - 1)) if rungs > 1 else 1.0
         steps = [max(1, round(grace_steps * ratio**r)) for r in range(rungs)]
     steps[-1] = total_steps
@@ -104,7 +105,7 @@ class RungResult:
     def from_json(cls, d: Mapping[str, Any]) -> RungResult:
         status: RungStatus = d.get("status")  # type: ignore[assignment]  # checked on the next line
         if status not in get_args(RungStatus):
-            raise ValueError(f"unknown rung status {status!r}; valid: {', '.join(get_args(RungStatus))}")
+            raise UsageError(f"unknown rung status {status!r}; valid: {', '.join(get_args(RungStatus))}")
 
         def num(key: str) -> float | None:
             v = d.get(key)
@@ -190,8 +191,3 @@ def stop_message(plan: HalvingPlan, decision: RungDecision, result: RungResult) 
         f"stopped early at rung {decision.rung + 1} of {plan.rungs} (fitness {fit} vs kept {bar}, after "
         f"{result.env_steps:,} of {plan.steps[-1]:,} env-steps)"
     )
-
-
-def total_env_steps(results: Sequence[RungResult]) -> int:
-    """Env-steps a candidate used: those of its last recorded rung (rungs continue, they do not restart)."""
-    return max((r.env_steps for r in results), default=0)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eureka_kit.config import RunConfig
+from eureka_kit.errors import UsageError
 from eureka_kit.feedback.card_check import TrajectoryStore
 from eureka_kit.files import atomic_write_json
 from eureka_kit.run.records import CandidateRecord
@@ -24,7 +25,7 @@ def halving_plan(config: RunConfig, backend: str, total_steps: int) -> HalvingPl
         return None
     if not get_backend(backend).resumable:
         able = [b for b in backend_names() if get_backend(b).resumable]
-        raise ValueError(
+        raise UsageError(
             f"--schedule halving needs a training backend that resumes from checkpoints; {backend!r} does not. "
             f"Valid: {', '.join(able)}"
         )

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from eureka_kit.errors import UserError
 from eureka_kit.sim.ops import Array
 from eureka_kit.tasks.mujoco_warnings import route_mujoco_warnings
 
@@ -159,7 +160,7 @@ def env_generator(seed: int, index: int) -> np.random.Generator:
 # ---------------------------------------------------------------------------------------------- registry
 
 
-class NoBatchedPhysicsError(KeyError):
+class NoBatchedPhysicsError(UserError, KeyError):
     """The task has no batched physics definition, so no batched engine can run it."""
 
     def __str__(self) -> str:
@@ -178,15 +179,6 @@ def get_physics(task_id: str) -> TaskPhysics:
         f"task {task_id!r} has no batched physics definition, so the batched engines cannot run it "
         f"(train it with the sb3 backend). Tasks with one: {', '.join(valid) or '(none)'}"
     )
-
-
-def has_physics(task_id: str) -> bool:
-    """Whether a batched engine can run the task."""
-    try:
-        get_physics(task_id)
-    except NoBatchedPhysicsError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------------- gymnasium path

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from eureka_kit.errors import UserError
 from eureka_kit.tasks.spec import (
     FREE_FORM_TAG,
     State,
@@ -61,7 +62,7 @@ ROOT_VARS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class NotAMujocoEnvError(ValueError):
+class NotAMujocoEnvError(UserError, ValueError):
     """The env id does not name a gymnasium env simulated by MuJoCo."""
 
 

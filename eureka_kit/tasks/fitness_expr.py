@@ -36,6 +36,7 @@ from typing import Literal
 
 import numpy as np
 
+from eureka_kit.errors import UserError
 from eureka_kit.python_parse import parse_expression
 from eureka_kit.tasks.spec import FREE_FORM_TAG, Fitness, TaskSpec
 
@@ -70,7 +71,7 @@ _CMPOPS: dict[type, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-class FitnessExprError(ValueError):
+class FitnessExprError(UserError, ValueError):
     """An expression outside the grammar, or one that names what the task does not have."""
 
 

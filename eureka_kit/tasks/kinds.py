@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from eureka_kit.errors import UserError
 from eureka_kit.registry import Registry
 
 ObservationKind = Literal["vector"]
@@ -49,7 +50,7 @@ class EnvKind:
     batched_physics: bool
 
 
-class UnknownKindError(KeyError):
+class UnknownKindError(UserError, KeyError):
     """A task names an environment kind that is not registered."""
 
     def __str__(self) -> str:
@@ -62,10 +63,6 @@ KINDS: Registry[EnvKind] = Registry("environment kind", error=UnknownKindError)
 def register_kind(kind: EnvKind) -> EnvKind:
     """Add an environment kind; a different kind under a taken name is an error."""
     return KINDS.register(kind.name, kind)
-
-
-def kind_names() -> list[str]:
-    return KINDS.names()
 
 
 def get_kind(name: str) -> EnvKind:

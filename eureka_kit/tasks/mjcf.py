@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
 
+from eureka_kit.errors import UserError
 from eureka_kit.tasks.derived import env_reward, model_state
 from eureka_kit.tasks.model_files import expose
 from eureka_kit.tasks.spec import FREE_FORM_TAG, TaskSpec, TrainDefaults, no_fitness
@@ -48,7 +49,7 @@ OPTIONS = ("episode_steps", "frame_skip")
 MODEL_SUFFIXES = (".xml", ".mjb")
 
 
-class MjcfModelError(ValueError):
+class MjcfModelError(UserError, ValueError):
     """The model file is missing, does not compile, or cannot be driven (no actuators)."""
 
 

@@ -21,6 +21,7 @@ import importlib
 import sys
 from importlib.metadata import entry_points
 
+from eureka_kit.errors import UserError
 from eureka_kit.registry import Registry, did_you_mean
 from eureka_kit.tasks.spec import TaskSpec
 
@@ -28,7 +29,7 @@ ENTRY_POINT_GROUP = "eureka_kit.tasks"
 BUILTIN_PACK = "eureka_kit.envs"
 
 
-class UnknownTaskError(KeyError):
+class UnknownTaskError(UserError, KeyError):
     """Raised by :func:`get_task` for an id that is not registered."""
 
     def __init__(self, task_id: str, valid: list[str]) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from eureka_kit.errors import UsageError
 from eureka_kit.tasks.engine import BatchedConfig, BatchedEngine
 from eureka_kit.tasks.kinds import get_kind
 
@@ -289,7 +290,7 @@ def with_goal(spec: TaskSpec, goal: str) -> TaskSpec:
     """
     goal = goal.strip()
     if not goal:
-        raise ValueError("the free-form goal is empty")
+        raise UsageError("the free-form goal is empty")
     return replace(
         spec,
         goal=goal if len(goal) <= 80 else goal[:77] + "...",

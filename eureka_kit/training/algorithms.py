@@ -73,10 +73,6 @@ def register_algorithm(algo: Algorithm) -> Algorithm:
     return ALGORITHMS.register(algo.name, algo)
 
 
-def algorithm_names() -> list[str]:
-    return ALGORITHMS.names()
-
-
 def get_algorithm(name: str) -> Algorithm:
     """The registered algorithm ``name``; :class:`ConfigError` naming the valid ones otherwise."""
     return ALGORITHMS.get(name)

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
+from eureka_kit.errors import UserError
 from eureka_kit.files import UntrustedFileError, read_bounded_json
 from eureka_kit.sandbox.protocol import ERROR_FILE, ErrorKind
 from eureka_kit.sandbox.runner import Limits
@@ -51,7 +52,7 @@ OUTPUTS = (POLICY_FILE, OBS_NORM_FILE, STATS_FILE, ERROR_FILE)
 """Files of an earlier attempt that the runner removes before training again."""
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A job's backend, algorithm, hyperparameters or policy settings are invalid; names the key and the valid ones."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from eureka_kit.errors import UserError
 from eureka_kit.run.store import RunStore
 from eureka_kit.web.http_base import AppServer, Handler, RequestError
 from eureka_kit.web.run_view import load_run
@@ -35,7 +36,7 @@ from eureka_kit.web.svg_charts import fitness_svg
 VIDEO_SUFFIXES = frozenset({".mp4", ".webm"})
 
 
-class NotARunError(FileNotFoundError):
+class NotARunError(UserError, FileNotFoundError):
     """The folder given as a run is missing or is not a eureka-kit run; the message names it and what is missing."""
 
 

@@ -63,11 +63,6 @@ def token_ok(given: str | None, token: str) -> bool:
     return given is not None and secrets.compare_digest(given.encode(), token.encode())
 
 
-def _say(line: str) -> None:
-    """One line on stderr about a failed request (no traceback)."""
-    print(f"eureka-kit web server: {line[:300]}", file=sys.stderr)
-
-
 def _is_disconnect(e: BaseException | None) -> bool:
     return isinstance(e, DISCONNECTS) or (
         isinstance(e, OSError) and e.errno in (errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED)

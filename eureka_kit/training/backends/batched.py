@@ -156,13 +156,15 @@ class BatchedBackend:
             if not norm_path.is_file():
                 raise WeightsError(f"task {spec.id} normalizes observations but {OBS_NORM_FILE} is missing")
             norm = load_obs_norm(norm_path, obs_shape)
-        if n_actions is not None:
-            return argmax_actor(actor, norm)
-        return mean_actor(actor, norm, low, high)
+        return policy_actor(actor, norm) if n_actions is not None else policy_actor(actor, norm, low, high)
 
 
-def argmax_actor(actor: Any, norm: Any) -> Actor:
-    """``act(obs (N, obs_size)) -> action ids (N,)``: the argmax of a categorical actor's logits (numpy in and out)."""
+def policy_actor(actor: Any, norm: Any, low: np.ndarray | None = None, high: np.ndarray | None = None) -> Actor:
+    """``act(obs (N, obs_size)) -> actions``: numpy in and out, the trusted evaluator's deterministic policy.
+
+    The actor's deterministic output: for a categorical actor (no bounds given) the argmax action ids (N,), else
+    the mean action clipped to ``[low, high]``.
+    """
     from tensordict import TensorDict
 
     def act(observations: np.ndarray) -> np.ndarray:
@@ -171,24 +173,10 @@ def argmax_actor(actor: Any, norm: Any) -> Actor:
             x = norm(x)
         t = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
         with torch.no_grad():
-            ids = actor(TensorDict({OBS_GROUP: t}, batch_size=[t.shape[0]]))
-        return ids.numpy().reshape(-1).astype(np.int64)
-
-    return act
-
-
-def mean_actor(actor: Any, norm: Any, low: np.ndarray, high: np.ndarray) -> Actor:
-    """``act(obs (N, obs_size)) -> the actor's mean action clipped to [low, high]`` (numpy in and out)."""
-    from tensordict import TensorDict
-
-    def act(observations: np.ndarray) -> np.ndarray:
-        x = np.asarray(observations, dtype=np.float32)
-        if norm is not None:
-            x = norm(x)
-        t = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
-        with torch.no_grad():
-            mean = actor(TensorDict({OBS_GROUP: t}, batch_size=[t.shape[0]]))
-        return np.clip(mean.numpy(), low, high)
+            out = actor(TensorDict({OBS_GROUP: t}, batch_size=[t.shape[0]])).numpy()
+        if low is None or high is None:
+            return out.reshape(-1).astype(np.int64)
+        return np.clip(out, low, high)
 
     return act
 
