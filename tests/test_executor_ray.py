@@ -103,6 +103,7 @@ def _files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
+@pytest.mark.ray
 def test_same_job_same_files_and_fitness_as_local(ray_instance: Any, tmp_path: Path) -> None:
     program = tmp_path / "programs" / "forward.py"  # outside the candidate folders: shipped to the node as bytes
     program.parent.mkdir()
@@ -145,6 +146,7 @@ def _kill_hanging_worker(killed: list[int], stop: threading.Event) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.ray
 def test_killed_worker_is_reported_typed_and_the_run_goes_on(ray_instance: Any, tmp_path: Path) -> None:
     replay = write_replay(tmp_path / "replay.jsonl", [("initial", HANG), ("initial", GOOD)])
     runs = tmp_path / "runs"
@@ -233,6 +235,7 @@ def _orphan_agents() -> list[psutil.Process]:
 
 
 @pytest.mark.expensive
+@pytest.mark.ray
 def test_a_lost_worker_is_retried(ray_instance: Any, tmp_path: Path) -> None:
     """With ray_retries=1, the worker of cand_01 killed once mid-training: Ray runs the task again and it ends ok."""
     replay = write_replay(tmp_path / "replay.jsonl", [("initial", GOOD)])
@@ -271,6 +274,7 @@ run_tiny(Path({runs!r}), Path({replay!r}), generations=1, samples=2, workers=1, 
 
 
 @pytest.mark.expensive
+@pytest.mark.ray
 def test_resume_after_the_driver_dies(ray_instance: Any, tmp_path: Path) -> None:
     """The driver (its own local Ray instance) is SIGKILLed while cand_01 trains: its task dies with it, and
     ``resume`` (here on this module's instance) keeps cand_00 as it was and runs cand_01 again."""

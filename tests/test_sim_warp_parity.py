@@ -16,12 +16,8 @@ import pytest
 import torch
 
 from eureka_kit.sim.cpu import CpuBatchedEnv
-from eureka_kit.sim.warp import MISSING_WARP, warp_available
 
-pytestmark = [
-    pytest.mark.expensive,
-    pytest.mark.skipif(not warp_available(), reason=f"mujoco-warp is not installed: {MISSING_WARP}"),
-]
+pytestmark = [pytest.mark.expensive, pytest.mark.gpu]
 
 ATOL = 5e-4
 RTOL = 5e-4
