@@ -10,8 +10,6 @@ makes one of three candidates raise inside the loop and checks that the run fini
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +44,6 @@ def _records(run_dir: Path) -> dict[str, dict[str, Any]]:
         f"{p.parent.parent.name}/{p.parent.name}": json.loads(p.read_text())
         for p in sorted(run_dir.glob("gen_*/cand_*/candidate.json"))
     }
-
-
-@pytest.fixture
-def fast_switching() -> Iterator[None]:
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
 
 
 def test_stress_many_concurrent_candidates(tmp_path: Path, fast_switching: None) -> None:

@@ -9,10 +9,9 @@ constants. See "Threads in the driver" in docs/architecture.md.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,7 @@ import pytest
 THREADS = 8
 
 
-@pytest.fixture(autouse=True)
-def _fast_switching() -> Iterator[None]:
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(old)
+pytestmark = pytest.mark.usefixtures("fast_switching")  # tests/conftest.py
 
 
 def _together(fn: Callable[[int], Any], n: int = THREADS) -> list[Any]:
