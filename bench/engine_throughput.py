@@ -154,7 +154,7 @@ def train_cpu_engine(
     """The ``cpu`` backend's training loop (rsl-rl PPO, the task's batched defaults or ``overrides``), env reward."""
     from eureka_kit.sim.cpu import CpuBatchedEnv
     from eureka_kit.tasks.registry import get_task
-    from eureka_kit.training.backends.batched import mean_actor
+    from eureka_kit.training.backends.batched import policy_actor
     from eureka_kit.training.backends.batched_config import resolve_batched_config
     from eureka_kit.training.backends.batched_ppo import BatchedPPO, RunningObsNorm, StepReward
     from eureka_kit.training.episode_stats import StatsRecorder
@@ -170,7 +170,7 @@ def train_cpu_engine(
     def hook(steps: int, actor: object, norm: RunningObsNorm | None) -> bool:
         def act() -> Act:
             n = None if norm is None else ObsNorm(norm.mean.numpy(), norm.var.numpy(), norm.clip_obs, norm.epsilon)
-            return mean_actor(actor, n, low, high)
+            return policy_actor(actor, n, low, high)
 
         return clock.tick(steps, act)
 

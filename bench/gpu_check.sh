@@ -264,7 +264,7 @@ def training():
     from eureka_kit.sim.cpu import CpuBatchedEnv
     from eureka_kit.tasks.registry import get_task
     from eureka_kit.training.backends import get_backend
-    from eureka_kit.training.backends.batched import mean_actor
+    from eureka_kit.training.backends.batched import policy_actor
     from eureka_kit.training.backends.batched_ppo import BatchedPPO, StepReward
     from eureka_kit.training.episode_stats import StatsRecorder
     from eureka_kit.training.job import TrainJob
@@ -288,7 +288,7 @@ def training():
 
         cpu_actor = copy.deepcopy(actor).to("cpu").eval()
         n = None if norm is None else ObsNorm(norm.mean.cpu().numpy(), norm.var.cpu().numpy(), norm.clip_obs, norm.epsilon)
-        act = mean_actor(cpu_actor, n, low, high)
+        act = policy_actor(cpu_actor, n, low, high)
         obs, ret, alive = ev.reset(12345).numpy(), np.zeros(5), np.ones(5, bool)
         while alive.any():
             s = ev.step(torch.as_tensor(act(obs)))
