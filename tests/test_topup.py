@@ -23,6 +23,8 @@ from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.run.samples import SAMPLES_FILE
 from eureka_kit.tasks.registry import get_task
+from eureka_kit.web.report import render_report
+from eureka_kit.web.run_view import load_run
 
 TASK = "HalfCheetah-Run-v1"
 FAST: dict[str, Any] = {"generations": 1, "analyzer": False, "trajectory_check": False}
@@ -88,6 +90,9 @@ def test_min_valid_draws_fresh_samples_until_m_pass_and_resume_redoes_nothing(tm
     assert (gen["samples_drawn"], gen["topups"], gen["passed"]) == (6, 2, 3)
     assert [c["origin"] for c in gen["candidates"]][-1] == "topup_2"
     assert [c["request_id"] for c in _calls(run.run_dir)] == ["gen_000/initial", "gen_000/topup_1", "gen_000/topup_2"]
+    view = load_run(run.run_dir)
+    assert [c.origin for c in view.generations[0].candidates] == [records[i]["origin"] for i in range(6)]
+    assert ">5*: " in render_report(view)  # the report marks the fresh samples
 
     # a crash while cand_05 trained: the generation is open and cand_05 has no record
     closed = run.run_dir / "gen_000" / SAMPLES_FILE
