@@ -14,7 +14,7 @@ import pytest
 from tiny_runs import run_tiny, write_replay
 
 from eureka_kit.config import RunConfig
-from eureka_kit.llm import Message, SamplingParams
+from eureka_kit.llm import BudgetExceeded, Message, SamplingParams
 from eureka_kit.llm.client import LLMClient
 from eureka_kit.loop import resume_run
 from eureka_kit.repair import check_with_repairs, hotter
@@ -212,3 +212,23 @@ def test_same_program_reask_through_the_loop(tmp_path: Path, monkeypatch: pytest
     cand = run.run_dir / "gen_000" / "cand_00"
     assert (cand / "response_reask_1.md").read_text() == _good(1.5)
     assert json.loads((cand / "repairs.json").read_text())["reasks"] == 1
+
+
+def test_budget_reached_while_drawing_a_topup_stops_the_run_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The generation keeps the candidates it has (the valid one trains), stays open for a resume, the run stops."""
+    original = LLMClient.sample
+
+    def capped(self: LLMClient, messages: Any, *, request_id: str, n: int = 1, params: SamplingParams | None = None):  # type: ignore[no-untyped-def]
+        if "topup" in request_id:
+            raise BudgetExceeded(request_id, "the LLM budget of $0.01 would be reached")
+        return original(self, messages, request_id=request_id, n=n, params=params)
+
+    monkeypatch.setattr(LLMClient, "sample", capped)
+    replay = write_replay(tmp_path / "replay.jsonl", [("gen_000/initial", _good(1.0)), ("gen_000/initial", PROSE)])
+    run = run_tiny(tmp_path / "runs", replay, samples=2, **{**FAST, "generations": 2})
+    assert run.stopped is not None and "gen_000/topup_1" in run.stopped
+    assert [r["status"] for r in _records(run.run_dir).values()] == ["ok", "extract_error"]
+    assert run.summary["finished_generations"] == 1 and run.summary["best"]["candidate"] == "gen_000/cand_00"
+    assert not json.loads((run.run_dir / "gen_000" / SAMPLES_FILE).read_text())["closed"]
