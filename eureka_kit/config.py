@@ -44,6 +44,20 @@ class RunConfig:
         },
     )
     samples: int = field(default=4, metadata={"help": "reward programs the LLM writes per generation (K)"})
+    min_valid: int | None = field(
+        default=None,
+        metadata={
+            "help": "programs per generation that must pass the critic (after repair) and train (M, <= K; default "
+            "K): while fewer pass, fresh samples are drawn, up to --max-samples (docs/compute.md)"
+        },
+    )
+    max_samples: int | None = field(
+        default=None,
+        metadata={
+            "help": "samples per generation in all, the first K included, that --min-valid may draw (default 2 K "
+            "under --schedule full, K under halving: no fresh samples)"
+        },
+    )
     generations: int = field(default=3, metadata={"help": "number of generations (G)"})
     steps: int | None = field(default=None, metadata={"help": "training env-steps per candidate (default: task's)"})
     n_envs: int | None = field(default=None, metadata={"help": "parallel envs per candidate (default: task's)"})
@@ -180,6 +194,15 @@ class RunConfig:
         for name in ("samples", "generations", "workers", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.min_valid is not None and not 1 <= self.min_valid <= self.samples:
+            raise UsageError(f"min_valid must be in [1, samples ({self.samples})], got {self.min_valid}")
+        if self.max_samples is not None and self.max_samples < self.samples:
+            raise UsageError(f"max_samples must be >= samples ({self.samples}), got {self.max_samples}")
+        if self.schedule == "halving" and self.sample_bound() > self.samples:
+            raise UsageError(
+                "--schedule halving trains exactly --samples candidates per generation: fresh samples (--max-samples "
+                f"{self.max_samples} > --samples {self.samples}) are not supported with it"
+            )
         if self.repair_rounds < 0:
             raise UsageError("repair_rounds must be >= 0")
         if self.steps is not None and self.steps < 1:
@@ -217,6 +240,16 @@ class RunConfig:
             raise UsageError("--examples DIR adds examples and --no-examples turns them off: give one of them")
         if self.llm == "replay" and not self.replay_path:
             raise UsageError("llm='replay' needs replay_path (a JSONL file of answers to replay)")
+
+    def valid_target(self) -> int:
+        """M: programs per generation that should pass the critic and train (``min_valid``, default ``samples``)."""
+        return self.samples if self.min_valid is None else self.min_valid
+
+    def sample_bound(self) -> int:
+        """Samples a generation may draw in all (``max_samples``; default 2 K, or K under ``--schedule halving``)."""
+        if self.max_samples is not None:
+            return self.max_samples
+        return self.samples if self.schedule == "halving" else 2 * self.samples
 
     def task_spec(self) -> TaskSpec:
         """The run's task: the registered one, with the free-form goal and the fitness expression when given.

@@ -5,7 +5,8 @@ programs, and for each one (up to ``workers`` at once) extract, check (with
 up to R repair rounds that show the LLM its own program and the critic's
 findings, :mod:`eureka_kit.repair`), train
 in a sandboxed child, evaluate with the trusted evaluator, and write its
-typed record. The loop holds no stage logic of its own.
+typed record; while fewer than M programs pass the critic, fresh samples are
+drawn (:mod:`eureka_kit.schedule.topup`). The loop holds no stage logic of its own.
 
 Failures never stop the run: every candidate ends with a status and a short
 message that the next prompt can carry. A crash or ``kill -9`` loses at most
@@ -20,9 +21,8 @@ import functools
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from eureka_kit.callbacks import (
     CallbackList,
@@ -44,7 +44,7 @@ from eureka_kit.judge import judge_fitness
 from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
 from eureka_kit.preferences.ranking import Ranker
 from eureka_kit.prompting import render
-from eureka_kit.repair import ask_with, check_with_repairs
+from eureka_kit.repair import ask_with, check_with_repairs, reask_with
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.check_runner import check_sandboxed
 from eureka_kit.reward.static_checks import check_static
@@ -66,7 +66,8 @@ from eureka_kit.sandbox.runner import Limits, configure_sandbox, default_mode, e
 from eureka_kit.sandbox.verify import BASIC_MODE_WARNING
 from eureka_kit.schedule.loop_glue import PREPARED_FILE, equivalent_record, halving_plan, make_pruner
 from eureka_kit.schedule.pruning import EquivalencePruner
-from eureka_kit.schedule.rungs import FinalStatus, load_outcome, run_halving_generation
+from eureka_kit.schedule.rungs import FinalStatus, load_outcome
+from eureka_kit.schedule.topup import GenerationCut, annotated, fill_generation, finished_generation, halving_generation
 from eureka_kit.selection import Elite, base_messages, find_elite, next_messages
 from eureka_kit.summary import write_summary
 from eureka_kit.tasks.mjcf import is_mjcf, localize
@@ -76,6 +77,7 @@ from eureka_kit.training.job import TrainJob
 from eureka_kit.training.runner import default_timeout_s
 
 EVAL_SEED = 1_000_000
+T = TypeVar("T")
 
 
 class Loop:
@@ -139,6 +141,8 @@ class Loop:
         return self.store.cand_dir(r.generation, r.index)
 
     def finish(self, record: CandidateRecord) -> CandidateRecord:
+        """Write the record (with the sample it came from and how its repair ended) and report it."""
+        record = annotated(self.store, record)
         atomic_write_json(self.store.cand_dir(record.generation, record.index) / "candidate.json", record.to_json())
         self.progress.finished(record.name, record.status, record.fitness, record.message)
         return record
@@ -176,7 +180,8 @@ class Loop:
             response,
             messages,
             check=lambda source: self._check(source, cand),
-            ask=ask_with(self.client, self.params, self._report_usage),
+            ask=ask_with(self.client, self.params, self.report_usage),
+            reask=reask_with(self.client, self.params, self.report_usage),
             rounds=self.config.repair_rounds,
             folder=cand,
             name=name,
@@ -260,24 +265,18 @@ class Loop:
         )  # fmt: skip
         return self.finish(rec)
 
-    def run_candidate(self, generation: int, index: int, response: str, messages: list[Message]) -> CandidateRecord:
-        """One candidate under the full schedule: prepare, train the whole budget, evaluate, record."""
-        p = self.prepare(generation, index, response, messages)
-        if isinstance(p, CandidateRecord):
-            return p
+    def train(self, p: PreparedCandidate) -> CandidateRecord:
+        """A prepared candidate under the full schedule: train the whole budget, evaluate, record."""
         self.progress.stage(p.name, "training")  # train in the sandboxed child, then the trusted evaluation
         outcome = self.executor.run(self.candidate_job(p, self.steps))
         used = outcome.train.stats.total_steps if outcome.train.stats is not None else self.steps
         return self.finish_trained(p, outcome, env_steps=used if outcome.train.status == "ok" else None)
 
-    def contained(self, generation: int, index: int, work: Callable[[], CandidateRecord]) -> CandidateRecord:
+    def contained(self, generation: int, index: int, work: Callable[[], T]) -> T | CandidateRecord:
         """``work()``; an unexpected exception ends the candidate ``internal_error`` (the LLM budget ends the run)."""
-        return contained(work, lambda e: self.internal_error(generation, index, e), passthrough=(BudgetExceeded,))
-
-    def _run_contained(self, generation: int, index: int, response: str, messages: list[Message]) -> CandidateRecord:
-        return self.contained(
-            generation, index, functools.partial(self.run_candidate, generation, index, response, messages)
-        )
+        widened: Callable[[], T | CandidateRecord] = work
+        on_error = functools.partial(self.internal_error, generation, index)
+        return contained(widened, on_error, passthrough=(BudgetExceeded,))
 
     def internal_error(self, generation: int, index: int, error: Exception) -> CandidateRecord:
         """End a candidate as ``internal_error``: traceback in its folder, record written, one console line."""
@@ -285,7 +284,7 @@ class Loop:
         return self.finish(internal_error_record(self.store.root, generation, index, stage, error))
 
     # ----- generations ------------------------------------------------------------------------------
-    def _load_record(self, generation: int, index: int) -> CandidateRecord | None:
+    def load_record(self, generation: int, index: int) -> CandidateRecord | None:
         """The finished record of a candidate; ``None`` when it has none or must run again (``internal_error``)."""
         path = self.store.cand_dir(generation, index) / "candidate.json"
         if not path.exists():
@@ -293,19 +292,17 @@ class Loop:
         record = CandidateRecord.from_json(read_json(path))
         return None if record.status in RETRIED_ON_RESUME else record
 
-    def _report_usage(self) -> None:
+    def report_usage(self) -> None:
         totals = self.client.totals()
         self.progress.usage(totals.total_tokens, totals.cost_usd)
 
     def run_generation(self, generation: int, history: list[CandidateRecord]) -> list[CandidateRecord]:
-        k = self.config.samples
-        done = {i: r for i in range(k) if (r := self._load_record(generation, i)) is not None}
         self.progress.generation(generation)
-        if len(done) == k:
-            self.progress.log(f"  gen {generation}: all {k} candidates already finished (resumed)")
-            records = [done[i] for i in range(k)]
-            self._after_generation(generation, records)
-            return records
+        finished = finished_generation(self, generation)
+        if finished is not None:
+            self.progress.log(f"  gen {generation}: all {len(finished)} candidates already finished (resumed)")
+            self._after_generation(generation, finished)
+            return finished
         messages = self.messages_for(generation, history)
         notes = take_notes(self.store.root, generation)
         if notes:  # a person's notes (eureka-kit feedback) go with the request's last message
@@ -315,10 +312,6 @@ class Loop:
         atomic_write_json(
             self.store.gen_dir(generation) / "prompt.json", [{"role": m.role, "content": m.content} for m in messages]
         )
-        kind = "initial" if generation == 0 else "reflection"
-        completions = self.client.sample(messages, n=k, params=self.params, request_id=f"gen_{generation:03d}/{kind}")
-        self._report_usage()
-        todo = [i for i in range(k) if i not in done]
         if generation > 0 and (self.config.trajectory_check or self._prunes):  # earlier generations: same on resume
             store = trajectory_store(self.spec, self.store.root, history)
             self._trajectories = store if self.config.trajectory_check else None
@@ -327,17 +320,10 @@ class Loop:
                 if self._prunes
                 else None
             )
-        for i in todo:
-            self.progress.stage(f"gen_{generation:03d}/cand_{i:02d}", "queued")
-        if self.plan is not None:
-            records = run_halving_generation(self, self.plan, generation, done, [c.text for c in completions], messages)
-            self._after_generation(generation, records)
-            return records
-        with ThreadPoolExecutor(max_workers=self.executor.workers, thread_name_prefix="cand") as pool:
-            futures = {i: pool.submit(self._run_contained, generation, i, completions[i].text, messages) for i in todo}
-            for i, fut in futures.items():
-                done[i] = fut.result()
-        records = [done[i] for i in range(k)]
+        if self.plan is None:
+            records = fill_generation(self, generation, messages)
+        else:  # successive halving: exactly K candidates (top-ups are refused at config validation)
+            records = halving_generation(self, self.plan, generation, messages)
         self._after_generation(generation, records)
         return records
 
@@ -377,7 +363,8 @@ class Loop:
                 for g in range(self.config.generations):
                     history += self.run_generation(g, history)
                     self._write_summary(history, previous_wall + time.monotonic() - started, None)
-            except BudgetExceeded as e:
+            except (BudgetExceeded, GenerationCut) as e:
+                history += e.records if isinstance(e, GenerationCut) else []  # a generation cut by the budget
                 stopped = f"budget: {e}"
                 self.progress.log(f"LLM budget reached, stopping cleanly: {e}")
             summary = self._write_summary(history, previous_wall + time.monotonic() - started, stopped)

@@ -10,9 +10,11 @@ mechanical normalizations of :mod:`eureka_kit.reward.normalize` are tried
 (only where meaning cannot change); one that makes the program pass ends the
 repair, and every one applied is recorded and told to the model.
 
-It stops early when the model returns the same program again (compared as
-code, comments and formatting aside): asking once more would get the same
-answer. Every round is written to the candidate folder
+When the model returns the same program again (compared as code, comments and
+formatting aside), the same request is asked once more at a higher temperature
+(:func:`hotter`: ``min(2.0, t + 0.4)``, request ``<candidate>/reask_<k>``);
+if that answer is the same program too, the repair stops (``same_program``)
+and the candidate fails. Every round is written to the candidate folder
 (``response_repair_<k>.md``, ``repair_<k>_prompt.md``) and summarized in
 ``repairs.json``; the number of LLM repair calls is the candidate's ``repairs``.
 """
@@ -20,6 +22,7 @@ answer. Every round is written to the candidate folder
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -28,6 +31,7 @@ from typing import Literal
 
 from eureka_kit.files import atomic_write_text
 from eureka_kit.llm import LLMClient, Message, SamplingParams
+from eureka_kit.llm.errors import ReplayError
 from eureka_kit.prompting import render, signature
 from eureka_kit.python_parse import parse_module
 from eureka_kit.reward.check_report import CheckReport
@@ -37,6 +41,8 @@ from eureka_kit.tasks.spec import TaskSpec
 
 RepairStop = Literal["passed", "normalized", "same_program", "rounds_exhausted", "extract_error"]
 REPAIRS_FILE = "repairs.json"
+REASK_TEMPERATURE_STEP = 0.4
+MAX_TEMPERATURE = 2.0
 
 
 @dataclass(frozen=True)
@@ -63,10 +69,17 @@ class RepairOutcome:
     repairs: int
     rounds: tuple[RepairRound, ...]
     normalizations: tuple[Normalization, ...] = ()
+    reasks: int = 0
+    """Re-asks at a higher temperature after the same program came back (LLM calls besides ``repairs``)."""
 
     @property
     def ok(self) -> bool:
         return self.stop in ("passed", "normalized")
+
+
+def hotter(temperature: float) -> float:
+    """The temperature of a re-ask after the same program came back: ``min(2.0, t + 0.4)``."""
+    return min(MAX_TEMPERATURE, temperature + REASK_TEMPERATURE_STEP)
 
 
 def same_program(a: str, b: str) -> bool:
@@ -102,21 +115,26 @@ def check_with_repairs(
     rounds: int,
     folder: Path,
     name: str,
+    reask: Callable[[list[Message], str], str | None] | None = None,
 ) -> RepairOutcome:
     """Extract and check ``response``; repair through the LLM (``ask(conversation, request_id)``) up to ``rounds``.
 
     ``check`` is the critic (sandboxed in the loop); ``folder`` the candidate folder, where every round and
-    the final ``reward.py`` are written.
+    the final ``reward.py`` are written. ``reask(conversation, request_id)`` asks the same conversation again at a
+    higher temperature when the model returned the same program (``None``: no answer; without it, no re-ask).
     """
     history: list[RepairRound] = []
     applied: list[Normalization] = []
     previous: str | None = None
+    conversation: list[Message] = []
     last_feedback = ""
     repairs = 0
+    reasks = 0
+    reasked_round = -1
 
     def done(stop: RepairStop, source: str | None, report: CheckReport | None, message: str) -> RepairOutcome:
-        outcome = RepairOutcome(stop, source, report, message, repairs, tuple(history), tuple(applied))
-        summary = {"stop": stop, "repairs": repairs, "rounds": [asdict(r) for r in history]}
+        outcome = RepairOutcome(stop, source, report, message, repairs, tuple(history), tuple(applied), reasks)
+        summary = {"stop": stop, "repairs": repairs, "reasks": reasks, "rounds": [asdict(r) for r in history]}
         summary["normalizations"] = [asdict(n) for n in applied]
         atomic_write_text(folder / REPAIRS_FILE, json.dumps(summary, indent=2))
         return outcome
@@ -130,6 +148,14 @@ def check_with_repairs(
         atomic_write_text(folder / "reward.py", source)
         if previous is not None and same_program(source, previous):
             history.append(RepairRound(repairs, "same_program"))
+            if reask is not None and reasked_round != repairs:  # once per round, at a higher temperature
+                reasked_round = repairs
+                again = reask(conversation, f"{name}/reask_{repairs}")
+                if again is not None:
+                    reasks += 1
+                    response = again
+                    atomic_write_text(folder / f"response_reask_{repairs}.md", response)
+                    continue
             message = f"the model returned the same program again in repair round {repairs}; " + last_feedback
             return done("same_program", source, None, message)
         report = check(source)
@@ -176,3 +202,24 @@ def ask_with(
         return completion.text
 
     return ask
+
+
+def reask_with(
+    client: LLMClient, params: SamplingParams, after_call: Callable[[], None]
+) -> Callable[[list[Message], str], str | None]:
+    """``reask`` for :func:`check_with_repairs`: one sample at :func:`hotter`'s temperature.
+
+    A replay file without an answer for the re-ask (:class:`~eureka_kit.llm.errors.ReplayError`) gives ``None``:
+    the repair ends as it would without the re-ask.
+    """
+    hot = dataclasses.replace(params, temperature=hotter(1.0 if params.temperature is None else params.temperature))
+
+    def reask(conversation: list[Message], request_id: str) -> str | None:
+        try:
+            (completion,) = client.sample(conversation, n=1, params=hot, request_id=request_id)
+        except ReplayError:
+            return None
+        after_call()
+        return completion.text
+
+    return reask

@@ -1,5 +1,9 @@
 """The run's ``summary.json``: best program, fitness per generation, statuses, checks, rankings, LLM usage, wall time.
 
+Per generation it also counts the samples drawn (``samples_drawn``, top-ups included), the top-up requests
+(``topups``) and the programs that passed the critic and trained (``passed``); each candidate carries its
+``origin`` (``initial`` or ``topup_<r>``) and how its repair ended (``repair_stop``).
+
 Rebuilt from the candidates' files after every generation (so a deleted
 summary is rebuilt on resume); LLM accounting comes from ``llm_calls.jsonl``,
 which every process of the run appends to, so it survives resumes.
@@ -13,6 +17,7 @@ from typing import Any
 
 from eureka_kit.preferences.ranking import load_ranking
 from eureka_kit.run.records import CandidateRecord
+from eureka_kit.run.samples import samples_summary
 from eureka_kit.run.store import RunStore, atomic_write_json, read_json, read_jsonl
 from eureka_kit.selection import find_elite
 from eureka_kit.tasks.spec import TaskSpec
@@ -58,10 +63,18 @@ def write_summary(
                 "generation": g,
                 "best_fitness": max(fits) if fits else None,
                 "mean_fitness": sum(fits) / len(fits) if fits else None,
+                **samples_summary(store.root, g, [r for r in history if r.generation == g]),
                 "llm": llm_usage(calls, prefix=f"gen_{g:03d}/"),
                 "env_steps": sum(r.env_steps or 0 for r in history if r.generation == g),
                 "candidates": [
-                    {"index": r.index, "status": r.status, "fitness": r.fitness, "env_steps": r.env_steps}
+                    {
+                        "index": r.index,
+                        "status": r.status,
+                        "fitness": r.fitness,
+                        "env_steps": r.env_steps,
+                        "origin": r.origin,
+                        "repair_stop": r.repair_stop,
+                    }
                     for r in history
                     if r.generation == g
                 ],

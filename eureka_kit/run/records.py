@@ -26,6 +26,8 @@ RETRIED_ON_RESUME: tuple[CandidateStatus, ...] = ("internal_error",)
 """Statuses that say eureka-kit failed, not the program: ``eureka-kit resume`` runs these candidates again."""
 
 MAX_MESSAGE_CHARS = 2000
+PREPARED_FILE = "prepared.json"
+"""Written in a candidate's folder when its program passed the checks and goes to training (a *valid* program)."""
 
 
 def short(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -87,6 +89,12 @@ class CandidateRecord:
     """Rungs of successive halving it finished (``--schedule halving``); ``None`` under the full schedule."""
     equivalent_to: str | None = None
     """Status ``equivalent``: the earlier candidate (``gen_001/cand_03``) whose trained result it reuses."""
+    origin: str = "initial"
+    """The request its program came from: ``initial`` (the generation's first K samples) or ``topup_<r>`` (the
+    r-th draw of fresh samples under ``--min-valid``)."""
+    repair_stop: str | None = None
+    """How its repair conversation ended (``passed``, ``normalized``, ``same_program``, ``rounds_exhausted``,
+    ``extract_error``); ``None`` when it never reached the critic."""
 
     @property
     def name(self) -> str:

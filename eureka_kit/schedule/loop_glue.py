@@ -9,13 +9,13 @@ from eureka_kit.config import RunConfig
 from eureka_kit.errors import UsageError
 from eureka_kit.feedback.card_check import TrajectoryStore
 from eureka_kit.files import atomic_write_json
-from eureka_kit.run.records import CandidateRecord
+from eureka_kit.run.records import PREPARED_FILE, CandidateRecord
 from eureka_kit.schedule.halving import HalvingPlan, make_plan
 from eureka_kit.schedule.pruning import EQUIVALENCE_FILE, EquivalencePruner
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.backends import backend_names, get_backend
 
-PREPARED_FILE = "prepared.json"
+__all__ = ["PREPARED_FILE", "equivalent_record", "halving_plan", "make_pruner"]
 
 
 def halving_plan(config: RunConfig, backend: str, total_steps: int) -> HalvingPlan | None:

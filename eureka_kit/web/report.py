@@ -65,7 +65,9 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence
 def _candidate_cell(c: Mapping[str, Any]) -> str:
     ok = c.get("status") == "ok"
     value = fmt(finite(c.get("fitness"))) if ok else str(c.get("status"))
-    return f'<span class="{"ok" if ok else "bad"}">{_e(c.get("index", "?"))}: {_e(value)}</span>'
+    origin = c.get("origin")
+    fresh = "*" if isinstance(origin, str) and origin.startswith("topup") else ""  # a fresh sample (--min-valid)
+    return f'<span class="{"ok" if ok else "bad"}">{_e(c.get("index", "?"))}{fresh}: {_e(value)}</span>'
 
 
 def render_report(view: RunView, series: Series | None = None) -> str:
@@ -106,7 +108,11 @@ def render_report(view: RunView, series: Series | None = None) -> str:
             ]
         )
     parts.append(
-        _table(["generation", "best", "mean", "candidates (index: fitness or status)"], rows, numeric=(0, 1, 2))
+        _table(
+            ["generation", "best", "mean", "candidates (index: fitness or status; * a fresh sample, --min-valid)"],
+            rows,
+            numeric=(0, 1, 2),
+        )
     )
     counts = summary.get("status_counts")
     if not isinstance(counts, Mapping):

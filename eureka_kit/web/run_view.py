@@ -44,6 +44,8 @@ class CandidateView:
     program: str | None
     feedback: str | None
     video: str | None
+    origin: str = "initial"
+    """The request its program came from: ``initial`` or ``topup_<r>`` (a fresh sample under ``--min-valid``)."""
 
     @property
     def name(self) -> str:
@@ -61,6 +63,7 @@ class CandidateView:
             "program": self.program,
             "feedback": self.feedback,
             "video": self.video,
+            "origin": self.origin,
         }
 
 
@@ -84,7 +87,10 @@ class GenerationView:
             "generation": self.generation,
             "best_fitness": max(fits) if fits else None,
             "mean_fitness": sum(fits) / len(fits) if fits else None,
-            "candidates": [{"index": c.index, "status": c.status, "fitness": c.fitness} for c in self.candidates],
+            "candidates": [
+                {"index": c.index, "status": c.status, "fitness": c.fitness, "origin": c.origin}
+                for c in self.candidates
+            ],
         }
 
 
@@ -124,12 +130,13 @@ def _read_text(path: Path) -> str | None:
 
 
 def _candidate(run_dir: Path, generation: int, index: int, folder: Path, notes: list[str]) -> CandidateView:
-    status, fitness, std, message = "pending", None, None, ""
+    status, fitness, std, message, origin = "pending", None, None, "", "initial"
     record_path = folder / "candidate.json"
     if record_path.is_file():
         try:
             record = CandidateRecord.from_json(read_bounded_json(record_path, MAX_JSON_BYTES))
             status, fitness, std, message = record.status, record.fitness, record.fitness_std, record.message
+            origin = record.origin
         except (ValueError, TypeError) as e:
             status, message = "unreadable", f"candidate.json: {e}"
             notes.append(f"{folder.relative_to(run_dir)}/candidate.json is unreadable: {e}")
@@ -144,6 +151,7 @@ def _candidate(run_dir: Path, generation: int, index: int, folder: Path, notes: 
         program=_read_text(folder / "reward.py"),
         feedback=_read_text(folder / "feedback.md"),
         video=video.relative_to(run_dir).as_posix() if video.is_file() else None,
+        origin=origin,
     )
 
 
@@ -165,7 +173,8 @@ def load_run(run_dir: Path) -> RunView:
     for gen_dir in sorted(p for p in root.iterdir() if p.is_dir() and _GEN.match(p.name)):
         g = int(gen_dir.name[4:])
         cands = []
-        for folder in sorted(p for p in gen_dir.iterdir() if p.is_dir() and _CAND.match(p.name)):
+        folders = [p for p in gen_dir.iterdir() if p.is_dir() and _CAND.match(p.name)]
+        for folder in sorted(folders, key=lambda p: int(p.name[5:])):  # top-ups may pass cand_99
             cands.append(_candidate(root, g, int(folder.name[5:]), folder, notes))
         ranking, error = None, ""
         try:

@@ -18,7 +18,8 @@
 
   function candidate(c) {
     const ok = c.status === "ok";
-    const head = c.name + " — " + c.status + (ok ? ", fitness " + fmt(c.fitness) : "");
+    const fresh = c.origin && c.origin !== "initial" ? " (" + c.origin + ")" : "";  // a fresh sample (--min-valid)
+    const head = c.name + fresh + " — " + c.status + (ok ? ", fitness " + fmt(c.fitness) : "");
     const box = el("details", { className: "cand" }, el("summary", { className: ok ? "status-ok" : "status-bad", textContent: head }));
     box.dataset.testid = "cand-" + c.generation + "-" + c.name;
     if (c.message) box.append(el("p", { className: "muted", textContent: c.message }));
