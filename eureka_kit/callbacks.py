@@ -38,6 +38,7 @@ from eureka_kit.files import atomic_write_text
 from eureka_kit.llm import LLMClient
 from eureka_kit.preferences.ranking import VIDEO_FILE, Ranker, RankerKind, SyntheticRanker
 from eureka_kit.preferences.steer import rank_generation, record_candidate_video, record_videos
+from eureka_kit.run.layout import FEEDBACK_FILE
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.run.store import RunStore
 from eureka_kit.tasks.spec import TaskSpec
@@ -45,8 +46,6 @@ from eureka_kit.training.runner import TrainResult
 from eureka_kit.web.rank_server import HumanRanker
 
 log = logging.getLogger(__name__)
-
-FEEDBACK_FILE = "feedback.md"
 
 
 @dataclass(frozen=True)

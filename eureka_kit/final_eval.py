@@ -21,6 +21,7 @@ from typing import Literal
 from eureka_kit.config import RunConfig
 from eureka_kit.errors import UsageError
 from eureka_kit.executors.base import CandidateJob, run_candidate_job
+from eureka_kit.run.layout import EVAL_FILE
 from eureka_kit.run.store import RunStore, atomic_write_json, read_json
 from eureka_kit.sandbox.runner import Limits
 from eureka_kit.tasks.spec import TaskSpec
@@ -114,7 +115,7 @@ def train_and_evaluate(
     train, ev = outcome.train, outcome.evaluation
     if train.status != "ok" or ev is None:
         return SeedResult(reward, seed, train.status, None, train.message)
-    atomic_write_json(out / "eval.json", ev.to_json())
+    atomic_write_json(out / EVAL_FILE, ev.to_json())
     if ev.status != "ok":
         return SeedResult(reward, seed, ev.status, None, ev.message)
     return SeedResult(reward, seed, "ok", ev.fitness, "")

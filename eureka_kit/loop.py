@@ -49,6 +49,7 @@ from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.check_runner import check_sandboxed
 from eureka_kit.reward.static_checks import check_static
 from eureka_kit.run.containment import contain_hook, contained, internal_error_record, report_internal_errors
+from eureka_kit.run.layout import CANDIDATE_FILE, CHECK_FILE, EVAL_FILE, RESPONSE_FILE, REWARD_FILE, candidate_name
 from eureka_kit.run.notes import take_notes
 from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import RETRIED_ON_RESUME, CandidateRecord, CandidateStatus, PreparedCandidate, short
@@ -143,7 +144,7 @@ class Loop:
     def finish(self, record: CandidateRecord) -> CandidateRecord:
         """Write the record (with the sample it came from and how its repair ended) and report it."""
         record = annotated(self.store, record)
-        atomic_write_json(self.store.cand_dir(record.generation, record.index) / "candidate.json", record.to_json())
+        atomic_write_json(self.store.cand_dir(record.generation, record.index) / CANDIDATE_FILE, record.to_json())
         self.progress.finished(record.name, record.status, record.fitness, record.message)
         return record
 
@@ -151,7 +152,7 @@ class Loop:
         report = check_static(self.spec, source)
         if report.ok:
             report = check_sandboxed(self.spec, source, cand)
-        atomic_write_json(cand / "check.json", report.to_dict())
+        atomic_write_json(cand / CHECK_FILE, report.to_dict())
         return report
 
     def prepare(
@@ -161,14 +162,14 @@ class Loop:
 
         ``reuse``: a candidate prepared before a crash (``prepared.json``) is not checked again (halving's resume).
         """
-        name = f"gen_{generation:03d}/cand_{index:02d}"
+        name = candidate_name(generation, index)
         cand = self.store.cand_dir(generation, index)
         if reuse and (cand / PREPARED_FILE).is_file():
             return PreparedCandidate.from_json(read_json(cand / PREPARED_FILE))
         if cand.exists():  # an unfinished attempt from before a crash: start the candidate over
             shutil.rmtree(cand)
         cand.mkdir(parents=True)
-        atomic_write_text(cand / "response.md", response)
+        atomic_write_text(cand / RESPONSE_FILE, response)
 
         def fail(status: CandidateStatus, message: str, repairs: int = 0) -> CandidateRecord:
             return self.finish(CandidateRecord(generation, index, status, short(message), repairs=repairs))
@@ -214,7 +215,7 @@ class Loop:
         """The job that trains ``p`` to ``steps`` env-steps in all (from a checkpoint of its own, if given)."""
         cand = self.store.cand_dir(p.generation, p.index)
         train = TrainJob(
-            task_id=self.spec.id, reward_kind="program", reward_path=cand / "reward.py", total_steps=steps,
+            task_id=self.spec.id, reward_kind="program", reward_path=cand / REWARD_FILE, total_steps=steps,
             n_envs=self.n_envs, seed=self.config.seed, backend=self.backend, device=self.device,
             fitness=self.config.fitness, resume_from=resume_from, checkpoint_to=checkpoint_to,
         )  # fmt: skip
@@ -251,12 +252,12 @@ class Loop:
         common["train_wall_s"] = train.wall_s
         if train.status != "ok" or evaluation is None:
             return self.finish(CandidateRecord(p.generation, p.index, train.status, short(train.message), **common))
-        atomic_write_json(cand / "eval.json", evaluation.to_json())
+        atomic_write_json(cand / EVAL_FILE, evaluation.to_json())
         if evaluation.status != "ok":
             return self.finish(
                 CandidateRecord(p.generation, p.index, "eval_error", short(evaluation.message), **common)
             )
-        source = (cand / "reward.py").read_text()
+        source = (cand / REWARD_FILE).read_text()
         self.callbacks.on_candidate_evaluated(CandidateContext(self.context, p.name, cand, source, train, evaluation))
         rec = CandidateRecord(
             p.generation, p.index, status, message if message is not None else p.note,  # p.note: normalizations
@@ -280,13 +281,13 @@ class Loop:
 
     def internal_error(self, generation: int, index: int, error: Exception) -> CandidateRecord:
         """End a candidate as ``internal_error``: traceback in its folder, record written, one console line."""
-        stage = self.progress.stage_of(f"gen_{generation:03d}/cand_{index:02d}") or "preparing"
+        stage = self.progress.stage_of(candidate_name(generation, index)) or "preparing"
         return self.finish(internal_error_record(self.store.root, generation, index, stage, error))
 
     # ----- generations ------------------------------------------------------------------------------
     def load_record(self, generation: int, index: int) -> CandidateRecord | None:
         """The finished record of a candidate; ``None`` when it has none or must run again (``internal_error``)."""
-        path = self.store.cand_dir(generation, index) / "candidate.json"
+        path = self.store.cand_dir(generation, index) / CANDIDATE_FILE
         if not path.exists():
             return None
         record = CandidateRecord.from_json(read_json(path))

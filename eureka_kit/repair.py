@@ -37,6 +37,7 @@ from eureka_kit.python_parse import parse_module
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.extract import extract_program
 from eureka_kit.reward.normalize import Normalization, normalize
+from eureka_kit.run.layout import REWARD_FILE
 from eureka_kit.tasks.spec import TaskSpec
 
 RepairStop = Literal["passed", "normalized", "same_program", "rounds_exhausted", "extract_error"]
@@ -145,7 +146,7 @@ def check_with_repairs(
             history.append(RepairRound(repairs, "extract_error"))
             return done("extract_error", None, None, extraction.message)
         source = extraction.source
-        atomic_write_text(folder / "reward.py", source)
+        atomic_write_text(folder / REWARD_FILE, source)
         if previous is not None and same_program(source, previous):
             history.append(RepairRound(repairs, "same_program"))
             if reask is not None and reasked_round != repairs:  # once per round, at a higher temperature
@@ -171,7 +172,7 @@ def check_with_repairs(
             applied.extend(notes)
             new_notes = notes
             atomic_write_text(folder / f"reward_as_written_{repairs}.py", source)
-            atomic_write_text(folder / "reward.py", fixed)
+            atomic_write_text(folder / REWARD_FILE, fixed)
             source, report = fixed, fixed_report
             if report.ok:
                 return done("normalized", source, report, "; ".join(n.note for n in notes))

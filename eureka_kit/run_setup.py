@@ -14,6 +14,7 @@ from eureka_kit import __version__
 from eureka_kit.config import RunConfig
 from eureka_kit.errors import UserError
 from eureka_kit.files import UntrustedFileError, read_bounded_json
+from eureka_kit.run.layout import REWARD_FILE
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.run.store import RunStore
 from eureka_kit.tasks.mjcf import run_label
@@ -38,7 +39,7 @@ class RunResult:
     def best_program(self) -> Path | None:
         if self.best is None:
             return None
-        return self.run_dir / self.best.name / "reward.py"
+        return self.run_dir / self.best.name / REWARD_FILE
 
 
 def package_versions() -> dict[str, str]:

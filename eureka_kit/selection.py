@@ -21,6 +21,7 @@ from eureka_kit.preferences.history import history_prompt
 from eureka_kit.preferences.ranking import load_ranking
 from eureka_kit.preferences.steer import preference_prompt
 from eureka_kit.prompting import initial_prompt, render, system_prompt
+from eureka_kit.run.layout import FEEDBACK_FILE, REWARD_FILE
 from eureka_kit.run.records import CandidateRecord, short
 from eureka_kit.tasks.spec import TaskSpec
 
@@ -66,7 +67,7 @@ def find_elite(spec: TaskSpec, run_dir: Path, history: list[CandidateRecord]) ->
     else:
         best = max(ok, key=lambda r: (r.fitness, -r.generation, -r.index))
     d = run_dir / best.name
-    return Elite(record=best, source=(d / "reward.py").read_text(), reflection=(d / "feedback.md").read_text())
+    return Elite(record=best, source=(d / REWARD_FILE).read_text(), reflection=(d / FEEDBACK_FILE).read_text())
 
 
 def base_messages(spec: TaskSpec) -> list[Message]:
@@ -93,7 +94,7 @@ def schedule_notes(run_dir: Path, generation: int, history: list[CandidateRecord
     """The ``schedule_notes`` text for the previous generation's stopped and equivalent candidates ("" if none)."""
     last = [r for r in history if r.generation == generation - 1]
     stopped = [
-        {"index": r.index, "message": r.message, "reflection": _feedback(run_dir / r.name / "feedback.md")}
+        {"index": r.index, "message": r.message, "reflection": _feedback(run_dir / r.name / FEEDBACK_FILE)}
         for r in last
         if r.status == "stopped_early"
     ]
@@ -138,9 +139,9 @@ def _next_messages(
         messages.append(Message("user", render("reflection", best=elite, failures=failures, generation=generation - 1)))
         return messages
     # nothing worked yet: show one failed program and its error (Eureka's execution-error feedback)
-    failed = next((r for r in last if r.status != "internal_error" and (run_dir / r.name / "reward.py").exists()), None)
+    failed = next((r for r in last if r.status != "internal_error" and (run_dir / r.name / REWARD_FILE).exists()), None)
     if failed is not None:
-        source = (run_dir / failed.name / "reward.py").read_text()
+        source = (run_dir / failed.name / REWARD_FILE).read_text()
         messages.append(Message("assistant", f"```python\n{source.strip()}\n```"))
         messages.append(
             Message("user", render("execution_error", status=failed.status, message=short(failed.message, 1500)))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from eureka_kit.preferences.ranking import load_ranking
+from eureka_kit.run.layout import REWARD_FILE, gen_name
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.run.samples import samples_summary
 from eureka_kit.run.store import RunStore, atomic_write_json, read_json, read_jsonl
@@ -64,7 +65,7 @@ def write_summary(
                 "best_fitness": max(fits) if fits else None,
                 "mean_fitness": sum(fits) / len(fits) if fits else None,
                 **samples_summary(store.root, g, [r for r in history if r.generation == g]),
-                "llm": llm_usage(calls, prefix=f"gen_{g:03d}/"),
+                "llm": llm_usage(calls, prefix=f"{gen_name(g)}/"),
                 "env_steps": sum(r.env_steps or 0 for r in history if r.generation == g),
                 "candidates": [
                     {
@@ -102,7 +103,7 @@ def write_summary(
             "candidate": elite.record.name,
             "fitness": elite.record.fitness,
             "fitness_std": elite.record.fitness_std,
-            "program": str(Path(elite.record.name) / "reward.py"),
+            "program": str(Path(elite.record.name) / REWARD_FILE),
             "source": elite.source,
         },
         "fitness_per_generation": per_gen,

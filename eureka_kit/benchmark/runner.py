@@ -35,6 +35,7 @@ from eureka_kit.benchmark.progress import BenchProgress, RunProgress
 from eureka_kit.benchmark.scoring import Trained
 from eureka_kit.errors import UsageError
 from eureka_kit.final_eval import RewardKind, TrainSettings, train_and_evaluate
+from eureka_kit.run.layout import EVAL_FILE
 from eureka_kit.run.store import append_jsonl, atomic_write_json, read_json
 from eureka_kit.tasks.registry import get_task
 
@@ -129,7 +130,7 @@ def check_configuration(root: Path, configuration: Configuration, resolved: dict
 
 
 def _success_rate(out: Path) -> float | None:
-    path = out / "eval.json"
+    path = out / EVAL_FILE
     if not path.exists():
         return None
     episodes = read_json(path).get("episodes") or []

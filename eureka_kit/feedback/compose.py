@@ -30,6 +30,7 @@ from eureka_kit.files import UntrustedFileError, read_bounded_json
 from eureka_kit.llm import LLMClient, LLMError
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.check_runner import MAX_ISSUES, MAX_REPORT_BYTES
+from eureka_kit.run.layout import CHECK_FILE, EVAL_FILE
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.run.store import atomic_write_json
 from eureka_kit.tasks.spec import TaskSpec
@@ -37,7 +38,6 @@ from eureka_kit.tasks.spec import TaskSpec
 log = logging.getLogger(__name__)
 
 ROLLOUTS_FILE = "rollouts.npz"
-CHECK_FILE = "check.json"
 NOT_ABOUT_THE_PROGRAM = frozenset({"real_states_unavailable"})
 """Critic warnings about the checker's own situation, not the program: left out of the feedback."""
 
@@ -125,7 +125,7 @@ def trajectory_store(spec: TaskSpec, run_root: Path, records: Iterable[Candidate
         if r.status != "ok":
             continue
         cand = run_root / r.name
-        eval_path = cand / "eval.json"
+        eval_path = cand / EVAL_FILE
         if not eval_path.exists():
             continue
         evaluation = Evaluation.from_json(read_json(eval_path))

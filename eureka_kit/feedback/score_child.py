@@ -38,6 +38,7 @@ from eureka_kit.feedback.trajectory import (
     save_trajectories,
 )
 from eureka_kit.files import atomic_path, atomic_write_text
+from eureka_kit.run.layout import REWARD_FILE
 from eureka_kit.sandbox.protocol import (
     ERROR_FILE,
     EXIT_OUT_OF_MEMORY,
@@ -60,7 +61,6 @@ MAX_COMPONENTS = 32
 MAX_NAME_CHARS = 64
 MAX_SCORES_BYTES = 64 * 1024 * 1024
 
-REWARD_FILE = "reward.py"
 TRAJECTORIES_FILE = "trajectories.npz"
 SCORES_FILE = "scores.npz"
 LOG_FILE = "score.log"

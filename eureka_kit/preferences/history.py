@@ -24,6 +24,7 @@ from eureka_kit.feedback.reflection import Series, make_series
 from eureka_kit.files import UntrustedFileError, read_bounded_json
 from eureka_kit.preferences.ranking import Ranking, load_ranking
 from eureka_kit.prompting import render
+from eureka_kit.run.layout import CANDIDATE_FILE, REWARD_FILE, gen_name
 from eureka_kit.training.job import STATS_FILE, StatsFormatError, read_stats
 
 MAX_GENERATIONS = 5
@@ -48,7 +49,7 @@ class ChosenChange:
 
 def _components(cand: Path) -> tuple[str, ...]:
     try:
-        data = read_bounded_json(cand / "candidate.json", MAX_RECORD_BYTES)
+        data = read_bounded_json(cand / CANDIDATE_FILE, MAX_RECORD_BYTES)
     except UntrustedFileError:
         return ()
     return tuple(str(c) for c in data.get("components", ()))
@@ -86,10 +87,10 @@ def chosen_history(run_dir: Path, last_generation: int) -> tuple[list[ChosenChan
     last: Ranking | None = None
     for g in range(last_generation + 1):
         ranking = load_ranking(run_dir, g)
-        cand = Path(run_dir) / f"gen_{g:03d}" / (ranking.best if ranking else "")
-        if ranking is None or not (cand / "reward.py").is_file():
+        cand = Path(run_dir) / gen_name(g) / (ranking.best if ranking else "")
+        if ranking is None or not (cand / REWARD_FILE).is_file():
             continue
-        source, components = (cand / "reward.py").read_text(encoding="utf-8"), _components(cand)
+        source, components = (cand / REWARD_FILE).read_text(encoding="utf-8"), _components(cand)
         diff = _diff(previous[0], source) if previous is not None else ()
         summary = _summary(previous[1] if previous is not None else None, components, diff)
         changes.append(ChosenChange(g, ranking.best, ranking.comment(ranking.best), summary, diff))
@@ -99,7 +100,7 @@ def chosen_history(run_dir: Path, last_generation: int) -> tuple[list[ChosenChan
 
 def chosen_reflection(run_dir: Path, ranking: Ranking) -> tuple[list[Series], int]:
     """The chosen program's training curves (components, total, episode length; no fitness) and its steps."""
-    path = Path(run_dir) / f"gen_{ranking.generation:03d}" / ranking.best / STATS_FILE
+    path = Path(run_dir) / gen_name(ranking.generation) / ranking.best / STATS_FILE
     try:
         stats = read_stats(path)
     except (OSError, StatsFormatError):

@@ -31,6 +31,7 @@ import numpy as np
 
 from eureka_kit.errors import UserError
 from eureka_kit.files import UntrustedFileError, atomic_write_json, read_bounded_json
+from eureka_kit.run.layout import CANDIDATE_FILE, REWARD_FILE, gen_name
 from eureka_kit.run.records import CandidateRecord
 
 RankerKind = Literal["none", "human", "synthetic"]
@@ -201,7 +202,7 @@ class Ranking:
 
 def ranking_path(run_dir: Path, generation: int) -> Path:
     """``<run_dir>/gen_XXX/ranking.json``."""
-    return Path(run_dir) / f"gen_{generation:03d}" / RANKING_FILE
+    return Path(run_dir) / gen_name(generation) / RANKING_FILE
 
 
 def save_ranking(run_dir: Path, ranking: Ranking) -> Path:
@@ -232,10 +233,10 @@ def load_items(run_dir: Path, generation: int, *, video_name: str = VIDEO_FILE) 
     Reads ``candidate.json`` and ``reward.py`` of each ``gen_XXX/cand_YY``;
     the video is ``video_name`` in the candidate's folder when it exists.
     """
-    gen_dir = Path(run_dir) / f"gen_{generation:03d}"
+    gen_dir = Path(run_dir) / gen_name(generation)
     items = []
     for cand in sorted(gen_dir.glob("cand_*")):
-        record_path, program = cand / "candidate.json", cand / "reward.py"
+        record_path, program = cand / CANDIDATE_FILE, cand / REWARD_FILE
         if not record_path.is_file() or not program.is_file():
             continue
         record = CandidateRecord.from_json(read_bounded_json(record_path, MAX_RECORD_BYTES))

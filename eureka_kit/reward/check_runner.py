@@ -26,6 +26,7 @@ from pathlib import Path
 from eureka_kit.files import UntrustedFileError, atomic_write_text, read_bounded_json
 from eureka_kit.reward.check_report import CheckIssue, CheckReport
 from eureka_kit.reward.static_checks import check_static
+from eureka_kit.run.layout import REWARD_FILE
 from eureka_kit.sandbox.protocol import ERROR_FILE, bounded, child_argv, read_error
 from eureka_kit.sandbox.runner import Limits, run_child
 from eureka_kit.tasks.spec import TaskSpec
@@ -87,10 +88,10 @@ def check_sandboxed(
 
 
 def _smoke_test(spec: TaskSpec, source: str, work: Path, limits: Limits) -> CheckReport:
-    atomic_write_text(work / "reward.py", source)
+    atomic_write_text(work / REWARD_FILE, source)
     out = work / REPORT_FILE
     outcome = run_child(
-        child_argv("eureka_kit.reward.check_child", spec.id, str(work / "reward.py"), str(out)),
+        child_argv("eureka_kit.reward.check_child", spec.id, str(work / REWARD_FILE), str(out)),
         cwd=work,
         limits=limits,
         log_path=work / CHECK_LOG,

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from eureka_kit.run.layout import candidate_name
+
 CandidateStatus = Literal[
     "ok",
     "extract_error",
@@ -51,7 +53,7 @@ class PreparedCandidate:
 
     @property
     def name(self) -> str:
-        return f"gen_{self.generation:03d}/cand_{self.index:02d}"
+        return candidate_name(self.generation, self.index)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -98,7 +100,7 @@ class CandidateRecord:
 
     @property
     def name(self) -> str:
-        return f"gen_{self.generation:03d}/cand_{self.index:02d}"
+        return candidate_name(self.generation, self.index)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from eureka_kit.files import UntrustedFileError, read_bounded_json
+from eureka_kit.run.layout import gen_name
 from eureka_kit.run.records import PREPARED_FILE, CandidateRecord
 from eureka_kit.run.store import atomic_write_json
 
@@ -97,7 +98,7 @@ def passed_critic(cand_dir: Path) -> bool:
 
 def samples_summary(run_root: Path, generation: int, records: list[CandidateRecord]) -> dict[str, int]:
     """``summary.json``'s sample counts of a generation: samples drawn, top-up requests, programs that trained."""
-    stored = read_samples(run_root / f"gen_{generation:03d}")
+    stored = read_samples(run_root / gen_name(generation))
     drawn = stored.total if stored is not None else len(records)
     return {
         "samples_drawn": max(drawn, len(records)),

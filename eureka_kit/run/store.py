@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from eureka_kit.files import StoreError, atomic_write_bytes, atomic_write_json, atomic_write_text
+from eureka_kit.run.layout import cand_name, gen_name
 
 __all__ = [
     "RunStore",
@@ -86,10 +87,10 @@ class RunStore:
         return self.root / "llm_calls.jsonl"
 
     def gen_dir(self, generation: int) -> Path:
-        return self.root / f"gen_{generation:03d}"
+        return self.root / gen_name(generation)
 
     def cand_dir(self, generation: int, index: int) -> Path:
-        return self.gen_dir(generation) / f"cand_{index:02d}"
+        return self.gen_dir(generation) / cand_name(index)
 
     def exists(self) -> bool:
         return self.config_path.is_file()

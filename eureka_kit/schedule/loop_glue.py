@@ -9,6 +9,7 @@ from eureka_kit.config import RunConfig
 from eureka_kit.errors import UsageError
 from eureka_kit.feedback.card_check import TrajectoryStore
 from eureka_kit.files import atomic_write_json
+from eureka_kit.run.layout import REWARD_FILE, gen_name
 from eureka_kit.run.records import PREPARED_FILE, CandidateRecord
 from eureka_kit.schedule.halving import HalvingPlan, make_plan
 from eureka_kit.schedule.pruning import EQUIVALENCE_FILE, EquivalencePruner
@@ -41,12 +42,12 @@ def make_pruner(
     history: Sequence[CandidateRecord],
 ) -> EquivalencePruner:
     """The pruner of a generation: the stored trajectories and the programs trained in earlier generations."""
-    earlier = [(r, (run_root / r.name / "reward.py").read_text()) for r in history if r.status == "ok"]
+    earlier = [(r, (run_root / r.name / REWARD_FILE).read_text()) for r in history if r.status == "ok"]
     return EquivalencePruner(
         spec,
         [s.trajectory for s in store.items],
         earlier,
-        run_root / f"gen_{generation:03d}" / "equivalence",
+        run_root / gen_name(generation) / "equivalence",
         threshold=config.equivalence_threshold,
     )
 

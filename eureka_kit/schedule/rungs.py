@@ -26,6 +26,7 @@ from eureka_kit.executors import CandidateJob, CandidateOutcome, Executor
 from eureka_kit.files import atomic_write_json
 from eureka_kit.llm import BudgetExceeded, Message
 from eureka_kit.run.containment import contained
+from eureka_kit.run.layout import EVAL_FILE
 from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import CandidateRecord, PreparedCandidate, short
 from eureka_kit.run.store import RunStore
@@ -89,7 +90,7 @@ def run_rung(steps: CandidateSteps, p: PreparedCandidate, plan: HalvingPlan, run
     if train.status != "ok" or evaluation is None:
         result = RungResult(rung, plan.steps[rung], used, train.status, train.message, train_wall_s=train.wall_s)
     else:
-        atomic_write_json(cand / "eval.json", evaluation.to_json())
+        atomic_write_json(cand / EVAL_FILE, evaluation.to_json())
         result = RungResult(
             rung,
             plan.steps[rung],
@@ -203,7 +204,7 @@ def load_outcome(cand: Path) -> CandidateOutcome | None:
     from eureka_kit.training.runner import TrainResult
 
     try:
-        evaluation = Evaluation.from_json(read_bounded_json(cand / "eval.json", 16_000_000))
+        evaluation = Evaluation.from_json(read_bounded_json(cand / EVAL_FILE, 16_000_000))
     except (UntrustedFileError, KeyError, TypeError, ValueError):
         return None
     try:

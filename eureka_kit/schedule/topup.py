@@ -29,6 +29,7 @@ from eureka_kit.executors import Executor
 from eureka_kit.llm import BudgetExceeded, Completion, LLMClient, Message, SamplingParams
 from eureka_kit.llm.errors import ReplayError
 from eureka_kit.repair import REPAIRS_FILE
+from eureka_kit.run.layout import candidate_name, gen_name
 from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import CandidateRecord, PreparedCandidate
 from eureka_kit.run.samples import GenerationSamples, SampleRound, passed_critic, read_samples, write_samples
@@ -75,7 +76,7 @@ def halving_generation(
     steps.report_usage()
     done = {i: r for i in round_.indices if (r := steps.load_record(generation, i)) is not None}
     for i in (i for i in round_.indices if i not in done):
-        steps.progress.stage(f"gen_{generation:03d}/cand_{i:02d}", "queued")
+        steps.progress.stage(candidate_name(generation, i), "queued")
     return run_halving_generation(steps, plan, generation, done, [c.text for c in completions], messages)
 
 
@@ -94,7 +95,7 @@ def annotated(store: RunStore, record: CandidateRecord) -> CandidateRecord:
 def initial_round(generation: int, k: int) -> SampleRound:
     """The generation's first request: K samples (``initial`` in generation 0, ``reflection`` later)."""
     kind = "initial" if generation == 0 else "reflection"
-    return SampleRound("initial", f"gen_{generation:03d}/{kind}", 0, k)
+    return SampleRound("initial", f"{gen_name(generation)}/{kind}", 0, k)
 
 
 def finished_generation(steps: FillSteps, generation: int) -> list[CandidateRecord] | None:
@@ -127,7 +128,7 @@ def fill_generation(steps: FillSteps, generation: int, messages: list[Message]) 
     budget: BudgetExceeded | None = None
 
     def name(i: int) -> str:
-        return f"gen_{generation:03d}/cand_{i:02d}"
+        return candidate_name(generation, i)
 
     with (
         ThreadPoolExecutor(max_workers=steps.executor.workers, thread_name_prefix="prep") as prep_pool,
@@ -180,7 +181,7 @@ def fill_generation(steps: FillSteps, generation: int, messages: list[Message]) 
         while not state.closed and len(passed) < target and state.total < bound:
             r = state.topups + 1
             n = min(target - len(passed), bound - state.total)
-            round_ = SampleRound(f"topup_{r}", f"gen_{generation:03d}/topup_{r}", state.total, n)
+            round_ = SampleRound(f"topup_{r}", f"{gen_name(generation)}/topup_{r}", state.total, n)
             steps.progress.log(
                 f"  gen {generation}: {len(passed)} of {target} programs passed the critic; drawing {n} fresh "
                 f"sample(s) ({round_.request_id})"

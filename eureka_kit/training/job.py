@@ -38,7 +38,6 @@ STATS_FILE = "stats.json"
 JOB_FILE = "job.json"
 LOG_FILE = "train.log"
 HEARTBEAT_FILE = "heartbeat"
-REWARD_FILE = "reward.py"
 
 DEFAULT_LIMITS = Limits(wall_s=1800.0, address_space_mb=4096, heartbeat_s=300.0)
 """Limits of one candidate's training when the caller gives none."""

@@ -2,7 +2,7 @@
 
 ::
 
-    job = TrainJob(task_id=spec.id, reward_kind="program", reward_path=cand / "reward.py",
+    job = TrainJob(task_id=spec.id, reward_kind="program", reward_path=cand / REWARD_FILE,
                    total_steps=20_000, seed=0)
     result = train_candidate(job, cand, DEFAULT_LIMITS)
     if result.status == "ok":
@@ -30,6 +30,7 @@ from typing import Any
 from eureka_kit.files import atomic_write_text
 from eureka_kit.games.numba_cache import CACHE_FOLDER as NUMBA_CACHE_FOLDER
 from eureka_kit.games.numba_cache import SEED_FOLDER as NUMBA_SEED_FOLDER
+from eureka_kit.run.layout import REWARD_FILE
 from eureka_kit.sandbox.protocol import bounded, child_argv, read_error
 from eureka_kit.sandbox.runner import Limits, run_child
 from eureka_kit.training.job import (
@@ -41,7 +42,6 @@ from eureka_kit.training.job import (
     OBS_NORM_FILE,
     OUTPUTS,
     POLICY_FILE,
-    REWARD_FILE,
     STATS_FILE,
     StatsFormatError,
     TrainJob,

@@ -35,6 +35,7 @@ from eureka_kit.preferences.ranking import (
     RankItem,
     save_ranking,
 )
+from eureka_kit.run.layout import gen_name
 from eureka_kit.web.dashboard import DashboardServer
 from eureka_kit.web.http_base import Handler, RequestError
 
@@ -153,7 +154,7 @@ class RankServer(DashboardServer):
         ranking = self._submit(h.read_json_body())
         h.send_json(
             HTTPStatus.OK,
-            {"ok": True, "path": f"gen_{ranking.generation:03d}/ranking.json", "ranking": ranking.to_json()},
+            {"ok": True, "path": f"{gen_name(ranking.generation)}/ranking.json", "ranking": ranking.to_json()},
         )
 
     # -------------------------------------------------------------------------------------- ranking

@@ -18,6 +18,7 @@ from typing import Any
 
 from eureka_kit.files import read_bounded_json
 from eureka_kit.preferences.ranking import VIDEO_FILE, Ranking, RankingError, load_ranking
+from eureka_kit.run.layout import CANDIDATE_FILE, FEEDBACK_FILE, REWARD_FILE, cand_name
 from eureka_kit.run.records import CandidateRecord
 
 MAX_TEXT_CHARS = 100_000
@@ -49,7 +50,7 @@ class CandidateView:
 
     @property
     def name(self) -> str:
-        return f"cand_{self.index:02d}"
+        return cand_name(self.index)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -131,7 +132,7 @@ def _read_text(path: Path) -> str | None:
 
 def _candidate(run_dir: Path, generation: int, index: int, folder: Path, notes: list[str]) -> CandidateView:
     status, fitness, std, message, origin = "pending", None, None, "", "initial"
-    record_path = folder / "candidate.json"
+    record_path = folder / CANDIDATE_FILE
     if record_path.is_file():
         try:
             record = CandidateRecord.from_json(read_bounded_json(record_path, MAX_JSON_BYTES))
@@ -148,8 +149,8 @@ def _candidate(run_dir: Path, generation: int, index: int, folder: Path, notes: 
         fitness=fitness,
         fitness_std=std,
         message=message,
-        program=_read_text(folder / "reward.py"),
-        feedback=_read_text(folder / "feedback.md"),
+        program=_read_text(folder / REWARD_FILE),
+        feedback=_read_text(folder / FEEDBACK_FILE),
         video=video.relative_to(run_dir).as_posix() if video.is_file() else None,
         origin=origin,
     )
