@@ -215,12 +215,49 @@ def make_ranker(
     seed: int = 0,
     announce: Callable[[str], None] = print,
 ) -> Ranker | None:
-    """The ranker of a run: ``none`` (fitness-driven, Eureka), ``human`` (local page) or ``synthetic``."""
+    """The ranker of a run: ``none`` (fitness-driven, Eureka), ``human`` (local page) or ``synthetic``.
+
+    ``vlm`` needs the run's config and task: build it with :func:`ranker_for`.
+    """
+    if kind == "vlm":
+        raise ValueError("ranker 'vlm' is built by ranker_for(config, spec, store)")
     if kind == "none":
         return None
     if kind == "synthetic":
         return SyntheticRanker(beta=beta, mistake_rate=mistake_rate, seed=seed)
     return HumanRanker(run_dir, timeout_s=rank_timeout_s, announce=announce)
+
+
+def ranker_for(
+    config: RunConfig, spec: TaskSpec, store: RunStore, announce: Callable[[str], None] = print
+) -> Ranker | None:
+    """The ranker ``config`` asks for; ``vlm`` gets its own client (the run's cache and call log, one budget)."""
+    if config.ranker != "vlm":
+        return make_ranker(
+            config.ranker,
+            store.root,
+            rank_timeout_s=config.rank_timeout_s,
+            beta=config.ranker_beta,
+            mistake_rate=config.ranker_mistake_rate,
+            seed=config.seed,
+            announce=announce,
+        )
+    from eureka_kit.llm import make_client
+    from eureka_kit.preferences.vlm import VLMRanker
+
+    own_server = config.vlm_base_url is not None
+    client = make_client(
+        "openai" if own_server else config.llm,
+        model=config.vlm_model or config.model,
+        base_url=config.vlm_base_url if own_server else config.base_url,
+        replay_path=None if own_server else config.resolved_replay_path(),
+        cache_dir=store.llm_cache_dir,
+        budget_usd=config.budget_usd,
+        calls_log=store.llm_calls_path,
+    )
+    return VLMRanker(
+        client, spec.description, frames=config.vlm_frames, max_images=config.vlm_max_images, announce=announce
+    )
 
 
 def default_callbacks(config: RunConfig, ranker: Ranker | None) -> list[LoopCallback]:

@@ -23,6 +23,8 @@ SandboxKind = Literal["strict", "basic"]
 ScheduleKind = Literal["full", "halving"]
 SCHEDULES: tuple[str, ...] = get_args(ScheduleKind)
 JUDGES = ("none", "llm")
+WATCHERS = ("human", "vlm")
+"""Rankers that watch the policies (they need videos; they steer a free-form goal without a fitness)."""
 
 
 @dataclass(frozen=True)
@@ -159,13 +161,29 @@ class RunConfig:
     )
     videos: bool = field(default=True, metadata={"help": "record an mp4 of every successful candidate's policy"})
     ranker: RankerKind = field(
-        default="none", metadata={"help": "who ranks each generation: none (fitness), human (web page), synthetic"}
+        default="none",
+        metadata={
+            "help": "who ranks each generation: none (fitness), human (web page), synthetic, vlm (a vision-language "
+            "model shown frames of each policy's video; docs/vlm.md)"
+        },
     )
     rank_timeout_s: float | None = field(
         default=None, metadata={"help": "seconds to wait for a human ranking before falling back to fitness"}
     )
     ranker_beta: float | None = field(default=None, metadata={"help": "synthetic ranker: Boltzmann rationality"})
     ranker_mistake_rate: float = field(default=0.0, metadata={"help": "synthetic ranker: adjacent-swap rate"})
+    vlm_model: str | None = field(
+        default=None, metadata={"help": "ranker vlm: the vision model's name (default: the run's --model)"}
+    )
+    vlm_base_url: str | None = field(
+        default=None,
+        metadata={"help": "ranker vlm: its OpenAI-compatible server (default: the run's LLM and --base-url)"},
+    )
+    vlm_max_images: int = field(
+        default=8,
+        metadata={"help": "ranker vlm: images per generation, one frame grid per candidate (the rest rank by fitness)"},
+    )
+    vlm_frames: int = field(default=6, metadata={"help": "ranker vlm: frames of each video in its grid image"})
     examples: str | None = field(
         default=None,
         metadata={
@@ -211,13 +229,17 @@ class RunConfig:
             raise UsageError(f"judge must be one of {', '.join(JUDGES)}, got {self.judge!r}")
         if self.judge == "llm" and not self.goal:
             raise UsageError("--judge llm writes the fitness expression for a goal: give --goal")
-        if self.goal is not None and self.fitness is None and self.ranker != "human" and self.judge != "llm":
+        if self.goal is not None and self.fitness is None and self.ranker not in WATCHERS and self.judge != "llm":
             raise UsageError(
-                "a free-form goal has no fitness: give one with --fitness EXPR, or rank the policies yourself with "
-                "--human"
+                "a free-form goal has no fitness: give one with --fitness EXPR, rank the policies yourself with "
+                "--human, or have a vision model rank them with --ranker vlm"
             )
-        if self.ranker == "human" and not self.videos:
-            raise UsageError("ranker='human' needs videos: the person ranks the policies by watching them")
+        if self.ranker in WATCHERS and not self.videos:
+            raise UsageError(f"ranker={self.ranker!r} needs videos: the policies are ranked by watching them")
+        if not 2 <= self.vlm_max_images <= 64:
+            raise UsageError(f"vlm_max_images must be in [2, 64], got {self.vlm_max_images}")
+        if not 1 <= self.vlm_frames <= 16:
+            raise UsageError(f"vlm_frames must be in [1, 16], got {self.vlm_frames}")
         if self.schedule not in SCHEDULES:
             raise UsageError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
         if self.rungs < 1 or self.reduction_factor < 2:
@@ -266,7 +288,7 @@ class RunConfig:
             spec = with_goal(spec, self.goal)
         if self.fitness:
             return with_fitness(spec, self.fitness)
-        if spec.free_form and self.ranker != "human" and self.judge != "llm":  # the judge's, once accepted
+        if spec.free_form and self.ranker not in WATCHERS and self.judge != "llm":  # the judge's, once accepted
             raise UsageError(
                 f"task {spec.id} has no fitness: give one with --fitness EXPR (e.g. 'mean(root_lin_vel_x)'), or "
                 "rank the policies yourself with --human"

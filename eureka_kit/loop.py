@@ -31,7 +31,7 @@ from eureka_kit.callbacks import (
     LoopCallback,
     RunContext,
     default_callbacks,
-    make_ranker,
+    ranker_for,
 )
 from eureka_kit.config import RunConfig
 from eureka_kit.errors import UsageError
@@ -98,15 +98,7 @@ class Loop:
         self.progress = progress
         self.spec: TaskSpec = config.task_spec()
         self.params = SamplingParams(temperature=config.temperature)
-        self.ranker: Ranker | None = make_ranker(
-            config.ranker,
-            store.root,
-            rank_timeout_s=config.rank_timeout_s,
-            beta=config.ranker_beta,
-            mistake_rate=config.ranker_mistake_rate,
-            seed=config.seed,
-            announce=progress.log,
-        )
+        self.ranker: Ranker | None = ranker_for(config, self.spec, store, announce=progress.log)
         self._trajectories: TrajectoryStore | None = None
         self._pruner: EquivalencePruner | None = None
         self._prunes = config.prune_equivalent and (config.analyzer or config.trajectory_check)  # rollouts stored

@@ -36,6 +36,8 @@ TEMPLATES = (
     "init_reward",
     "preference_history",
     "judge",
+    "vlm_rank",
+    "vlm_rank_retry",
 )
 
 

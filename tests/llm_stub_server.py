@@ -12,15 +12,22 @@ Every request is counted and its JSON body and headers kept in
 A normal answer has ``len(choices) == n`` (or 1 when ``ignore_n``) and a fixed
 ``usage``: :data:`PROMPT_TOKENS` prompt tokens and :data:`COMPLETION_TOKENS`
 per choice.
+
+Vision requests: :func:`image_parts` decodes the ``image_url`` content parts of a
+request (base64 data URLs) back to bytes, and :attr:`StubServer.script` answers
+the next normal requests with scripted texts, or with a function of the request
+body (e.g. a ranking of the candidates the request names).
 """
 
 from __future__ import annotations
 
+import base64
 import collections
 import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -66,6 +73,8 @@ class StubServer:
     """An OpenAI-compatible chat completions server with injectable faults (a context manager)."""
 
     ignore_n: bool = False
+    script: collections.deque[str | Callable[[dict[str, Any]], str]] = field(default_factory=collections.deque)
+    """Texts (or functions of the request body) of the next normal answers, in order; then the default text."""
     faults: collections.deque[Fault] = field(default_factory=collections.deque)
     requests: list[SeenRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -155,10 +164,17 @@ class StubServer:
         """A normal chat completion: one choice per requested sample, text naming the request number."""
         n = 1 if self.ignore_n else int(body.get("n") or 1)
         last = body["messages"][-1]["content"]
+        with self._lock:
+            scripted = self.script.popleft() if self.script else None
+        if scripted is not None:
+            text = scripted(body) if callable(scripted) else scripted
         choices = [
             {
                 "index": i,
-                "message": {"role": "assistant", "content": f"answer {index}.{i} to: {last}"},
+                "message": {
+                    "role": "assistant",
+                    "content": text if scripted is not None else f"answer {index}.{i} to: {last}",
+                },
                 "finish_reason": "stop",
             }
             for i in range(n)
@@ -175,3 +191,33 @@ class StubServer:
                 "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS * n,
             },
         }
+
+
+DATA_URL_PREFIX = "data:image/png;base64,"
+
+
+def image_parts(body: dict[str, Any]) -> list[bytes]:
+    """The images of a chat request, decoded from their ``image_url`` data URLs, in message and part order."""
+    out = []
+    for message in body["messages"]:
+        content = message["content"]
+        if isinstance(content, str):
+            continue
+        for part in content:
+            if part["type"] == "image_url":
+                url = part["image_url"]["url"]
+                assert url.startswith(DATA_URL_PREFIX), url[:40]
+                out.append(base64.b64decode(url[len(DATA_URL_PREFIX) :], validate=True))
+    return out
+
+
+def text_of(body: dict[str, Any]) -> str:
+    """All the text of a chat request's messages (plain content and text parts), joined by newlines."""
+    texts = []
+    for message in body["messages"]:
+        content = message["content"]
+        if isinstance(content, str):
+            texts.append(content)
+        else:
+            texts += [part["text"] for part in content if part["type"] == "text"]
+    return "\n".join(texts)

@@ -132,6 +132,11 @@ def contexts(spec: TaskSpec) -> dict[str, dict[str, object]]:
         "examples": {"examples": rank(spec, LIBRARY) or LIBRARY[:1]},
         "init_reward": {"file_name": "my_reward.py", "program": EXAMPLE_SOURCE},
         "judge": {"task": spec, "state_table": state_table(spec)},
+        "vlm_rank": {"goal": spec.description, "names": ["cand_00", "cand_02"], "frames": 6, "generation": 1},
+        "vlm_rank_retry": {
+            "error": '"order" leaves out cand_02; rank every candidate',
+            "names": ["cand_00", "cand_02"],
+        },
         "preference_history": {
             "history": [
                 ChosenChange(0, "cand_02", "moves smoothly", "first chosen program; components: ctrl", ()),

@@ -103,7 +103,8 @@ def test_ranker_kind_has_one_definition() -> None:
     from eureka_kit import callbacks, cli, config
 
     assert config.RankerKind is cli.RankerKind is callbacks.RankerKind is RankerKind
-    assert RANKER_KINDS == ("none", "human", "synthetic") and RANKED_BY == ("human", "synthetic", "fitness")
+    assert RANKER_KINDS == ("none", "human", "synthetic", "vlm")
+    assert RANKED_BY == ("human", "synthetic", "fitness", "vlm")
     assert typing.get_type_hints(Ranking)["who"] is RankedBy
 
 

@@ -5,7 +5,7 @@ Start with :func:`make_client` and :meth:`LLMClient.sample`; see
 """
 
 from eureka_kit.llm.accounting import Budget, CallRecord, CallStatus, Usage, append_jsonl
-from eureka_kit.llm.base import Backend, BatchMode, Completion, Message, Role, SamplingParams
+from eureka_kit.llm.base import Backend, BatchMode, Completion, ImagePart, Message, Role, SamplingParams, TextPart
 from eureka_kit.llm.cache import ResponseCache, cache_key
 from eureka_kit.llm.client import DEFAULT_MODEL, LLMClient
 from eureka_kit.llm.errors import (
@@ -34,6 +34,7 @@ __all__ = [
     "CallRecord",
     "CallStatus",
     "Completion",
+    "ImagePart",
     "LLMCallError",
     "LLMClient",
     "LLMConfigError",
@@ -48,6 +49,7 @@ __all__ = [
     "RetryPolicy",
     "Role",
     "SamplingParams",
+    "TextPart",
     "Usage",
     "append_jsonl",
     "cache_key",

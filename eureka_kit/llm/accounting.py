@@ -50,6 +50,8 @@ class CallRecord:
     original counts, which cost nothing new); ``cost_usd`` is the new spend
     (0.0 for cached, ``None`` when the model has no price). ``latency_s``
     includes retry waits; ``attempts`` is 0 when nothing was sent.
+    ``images``/``image_bytes`` count the PNG image parts of the request (their
+    tokens are inside ``prompt_tokens``, as the server reports them).
     """
 
     request_id: str
@@ -63,6 +65,8 @@ class CallRecord:
     attempts: int = 0
     error: str | None = None
     time_unix: float = field(default_factory=time.time)
+    images: int = 0
+    image_bytes: int = 0
 
     @property
     def cached(self) -> bool:

@@ -9,7 +9,10 @@ for every backend.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -23,21 +26,100 @@ BatchMode = Literal["n", "concurrent"]
 _ROLES = ("system", "user", "assistant")
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """A PNG image in a message, sent as an OpenAI-compatible ``image_url`` content part (a base64 data URL).
+
+    In the response cache and the logs an image is its sha256 and size
+    (:meth:`to_dict`), never its base64 text; only the request sent to the
+    server carries the bytes (:meth:`to_api`).
+    """
+
+    png: bytes
+    detail: Literal["auto", "low", "high"] = "auto"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.png, bytes) or not self.png.startswith(PNG_SIGNATURE) or len(self.png) < 24:
+            raise ValueError("an image part must be the bytes of a PNG file")
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.png).hexdigest()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels, from the PNG header."""
+        width, height = struct.unpack(">II", self.png[16:24])
+        return int(width), int(height)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The logged and cache-key form: hash, size and detail (no image data)."""
+        width, height = self.size
+        return {"type": "image", "sha256": self.sha256, "bytes": len(self.png), "width": width, "height": height}
+
+    def to_api(self) -> dict[str, Any]:
+        """The content part sent to an OpenAI-compatible server."""
+        url = "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+        return {"type": "image_url", "image_url": {"url": url, "detail": self.detail}}
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """Text between images in a message with :attr:`Message.parts`."""
+
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "text", "text": self.text}
+
+    to_api = to_dict
+
+
+Part = TextPart | ImagePart
+
+
 @dataclass(frozen=True)
 class Message:
-    """One chat message."""
+    """One chat message: ``content`` text, then optional ``parts`` (text and images, in order).
+
+    A message without parts is sent as plain text, as before; one with parts
+    is sent as a list of content parts (``content`` first, as a text part).
+    """
 
     role: Role
     content: str
+    parts: tuple[Part, ...] = ()
 
     def __post_init__(self) -> None:
         if self.role not in _ROLES:
             raise UsageError(f"message role must be one of {', '.join(_ROLES)}, got {self.role!r}")
         if not isinstance(self.content, str):
             raise TypeError(f"message content must be a str, got {type(self.content).__name__}")
+        object.__setattr__(self, "parts", tuple(self.parts))
+        for part in self.parts:
+            if not isinstance(part, (TextPart, ImagePart)):
+                raise TypeError(f"message parts must be TextPart or ImagePart, got {type(part).__name__}")
 
-    def to_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        return tuple(p for p in self.parts if isinstance(p, ImagePart))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The logged and cache-key form (images by hash)."""
+        if not self.parts:
+            return {"role": self.role, "content": self.content}
+        parts = [TextPart(self.content), *self.parts] if self.content else list(self.parts)
+        return {"role": self.role, "content": [p.to_dict() for p in parts]}
+
+    def to_api(self) -> dict[str, Any]:
+        """The form sent to an OpenAI-compatible server (images as base64 data URLs)."""
+        if not self.parts:
+            return {"role": self.role, "content": self.content}
+        parts = [TextPart(self.content), *self.parts] if self.content else list(self.parts)
+        return {"role": self.role, "content": [p.to_api() for p in parts]}
 
 
 @dataclass(frozen=True)
@@ -151,9 +233,24 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
+def estimate_image_tokens(width: int, height: int) -> int:
+    """OpenAI's published count for a high-detail image: 85 + 170 per 512-px tile after scaling
+    (to fit 2048 x 2048, then the short side to at most 768). Other servers count differently."""
+    scale = min(1.0, 2048 / max(width, height))
+    w, h = width * scale, height * scale
+    scale = min(1.0, 768 / min(w, h))
+    w, h = w * scale, h * scale
+    return 85 + 170 * math.ceil(w / 512) * math.ceil(h / 512)
+
+
 def estimate_prompt_tokens(messages: Sequence[Message]) -> int:
-    """Rough prompt size: the messages' text plus a few tokens of chat framing each."""
-    return sum(estimate_tokens(m.content) + 4 for m in messages)
+    """Rough prompt size: the messages' text and images plus a few tokens of chat framing each."""
+    total = 0
+    for m in messages:
+        total += estimate_tokens(m.content) + 4
+        for p in m.parts:
+            total += estimate_tokens(p.text) if isinstance(p, TextPart) else estimate_image_tokens(*p.size)
+    return total
 
 
 def split_evenly(total: int, parts: int) -> list[int]:

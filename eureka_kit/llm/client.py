@@ -156,6 +156,8 @@ class LLMClient:
                     prompt_tokens=sum(c.prompt_tokens for c in hits),
                     completion_tokens=sum(c.completion_tokens for c in hits),
                     cost_usd=0.0,
+                    images=_images(msgs),
+                    image_bytes=_image_bytes(msgs),
                 )
             )
 
@@ -293,6 +295,8 @@ class LLMClient:
                     latency_s=time.monotonic() - start,
                     attempts=e.attempts,
                     error=str(e),
+                    images=_images(msgs),
+                    image_bytes=_image_bytes(msgs),
                 )
             )
             raise
@@ -300,7 +304,11 @@ class LLMClient:
         priced = [self._priced(c, i) for c, i in zip(got, indices, strict=False)]
         # the paid call is logged before its answers are cached: a process killed in between loses no accounting
         # (the answers are fetched, and logged, again after a resume) and never leaves a cached answer unpaid
-        self._record(self._ok_record(request_id, priced, latency, info))
+        self._record(
+            dataclasses.replace(
+                self._ok_record(request_id, priced, latency, info), images=_images(msgs), image_bytes=_image_bytes(msgs)
+            )
+        )
         if self.cache is not None:
             for c in priced:
                 self.cache.put(keys[c.sample_index], materials[c.sample_index], dataclasses.replace(c, cost_usd=None))
@@ -370,6 +378,16 @@ class LLMClient:
             self._usage = self._usage.add(record)
             if self.on_call is not None:
                 self.on_call(record)
+
+
+def _images(msgs: Sequence[Message]) -> int:
+    """The number of a request's image parts (for its call records)."""
+    return sum(len(m.images) for m in msgs)
+
+
+def _image_bytes(msgs: Sequence[Message]) -> int:
+    """The total PNG size of a request's image parts."""
+    return sum(len(p.png) for m in msgs for p in m.images)
 
 
 def _usd(x: float) -> str:

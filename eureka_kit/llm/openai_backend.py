@@ -132,7 +132,7 @@ class OpenAIBackend:
         }
 
     def _request_kwargs(self, messages: Sequence[Message], params: SamplingParams, n: int) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"model": self._model, "messages": [m.to_dict() for m in messages]}
+        kwargs: dict[str, Any] = {"model": self._model, "messages": [m.to_api() for m in messages]}
         if n > 1:
             kwargs["n"] = n
         if params.temperature is not None:

@@ -12,6 +12,7 @@ does not care who answers.
 - :class:`SyntheticRanker`: by fitness with Boltzmann-rational noise and random mistakes,
   deterministic for a seed (a simulated person for experiments and tests).
 - ``HumanRanker`` (in :mod:`eureka_kit.web.rank_server`): a local web page with the videos.
+- ``VLMRanker`` (in :mod:`eureka_kit.preferences.vlm`): a vision-language model shown frames of the videos.
 
 Each ranking is stored as ``gen_XXX/ranking.json`` (:func:`save_ranking`).
 """
@@ -34,12 +35,12 @@ from eureka_kit.files import UntrustedFileError, atomic_write_json, read_bounded
 from eureka_kit.run.layout import CANDIDATE_FILE, REWARD_FILE, gen_name
 from eureka_kit.run.records import CandidateRecord
 
-RankerKind = Literal["none", "human", "synthetic"]
+RankerKind = Literal["none", "human", "synthetic", "vlm"]
 """Who ranks a run's generations (``RunConfig.ranker``, ``--ranker``): nobody (fitness-driven, Eureka), a person
-on the local ranking page, or the synthetic ranker."""
+on the local ranking page, the synthetic ranker, or a vision-language model (:mod:`eureka_kit.preferences.vlm`)."""
 RANKER_KINDS: tuple[str, ...] = get_args(RankerKind)
 
-RankedBy = Literal["human", "synthetic", "fitness"]
+RankedBy = Literal["human", "synthetic", "fitness", "vlm"]
 """Who made a stored :class:`Ranking` (``fitness``: ordered by fitness, e.g. when no person answered in time)."""
 RANKED_BY: tuple[str, ...] = get_args(RankedBy)
 
@@ -339,6 +340,7 @@ _RANKER_WORDS: Mapping[str, str] = MappingProxyType(
         "human": "person",
         "synthetic": "simulated person (ranking by the task's fitness, with noise)",
         "fitness": "automatic ranker (by the task's fitness; no person ranked this generation)",
+        "vlm": "vision-language model (judging still frames of each policy: its judgement, not a measurement)",
     }
 )
 
