@@ -35,6 +35,7 @@ from eureka_kit.preferences.frames import DEFAULT_FRAMES, MAX_IMAGE_BYTES, MAX_S
 from eureka_kit.preferences.ranking import FitnessRanker, Ranking, RankingError, RankItem, _check_items
 from eureka_kit.prompting import render
 from eureka_kit.run.containment import raise_internal_errors
+from eureka_kit.run.layout import gen_name
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +215,7 @@ class VLMRanker:
             reasons = "; ".join(f"{k}: {v}" for k, v in shown.left_out.items())
             return self._fallback(generation, items, f"fewer than 2 candidates have frames to show ({reasons})")
         messages = self.messages(generation, shown)
-        request = f"gen_{generation:03d}/vlm_rank"
+        request = f"{gen_name(generation)}/vlm_rank"
         reply = self.client.sample(messages, request_id=request, params=VLM_PARAMS)[0].text
         answer = parse_answer(reply, names)
         if answer.status != "ok":
