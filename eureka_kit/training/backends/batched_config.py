@@ -7,11 +7,12 @@ defaults and the job's overrides (never from anything the child wrote) before
 loading plain tensors into it.
 
 The defaults (:data:`BATCHED_DEFAULTS`, one row per task, :data:`FALLBACK`
-for the rest) are tuned for wall-clock time to a good policy on a 2-core
-machine with one physics thread per candidate (measured with
-``bench/tune_batched.py``), not copied from step-based
-tables: many envs and short rollouts keep the physics batch large and the
-policy calls few, so most of the time goes to simulation.
+for the rest) are chosen for wall-clock time to a good policy with one physics
+thread per candidate, not copied from step-based tables: many envs and short
+rollouts keep the physics batch large and the policy calls few, so most of the
+time goes to simulation. ``bench/tune_batched.py`` measures a row against
+changed settings; the measurements behind each row are in docs/benchmarks.md
+("PPO defaults for the batched engine").
 """
 
 from __future__ import annotations
@@ -117,16 +118,8 @@ CRAFTER = BatchedConfig(
 
 BATCHED_DEFAULTS: Mapping[str, BatchedConfig] = MappingProxyType(
     {
-        # measured on the 2-core machine (bench/engine_throughput.py): see the module docstring and the report
-        # HalfCheetah: a low initial action noise (std 0.2, as rl-zoo's log_std_init=-2), gamma 0.98 / lambda 0.92
-        # (rl-zoo's) and 128x128 networks reached a deterministic evaluation return of 3,000 after 602k env-steps;
-        # the earlier std 1.0 / 0.99 / 0.95 / 64x64 plateaued at 2,878 by 1.3M and 256x256 needed 1.25M
-        # (one core each, the deterministic policy on 5 episodes as bench/engine_throughput.py evaluates it);
-        # then a larger KL target for rsl-rl's adaptive learning rate (desired_kl 0.03, was 0.01): 3,000 after
-        # 205k / 256k / 102k env-steps (seeds 0/1/2) against 307k / 410k / 512k with 0.02 (0.05: 154k, seed 0);
-        # the same run went on to 4,617 by 710k. 128 envs ran 20 % faster per step but needed 1.6x the steps.
-        # Tried and left: 2 mini-batches (+25 % env-steps/s, but 3,000 after 301k / 401k, seeds 0/1) and 4 epochs
-        # (+15 %, 3,000 after 461k / 256k / 410k): both slower to the target than these settings.
+        # HalfCheetah: a low initial action noise (std 0.2, rl-zoo's log_std_init=-2), rl-zoo's gamma / lambda,
+        # 128x128 networks and a larger KL target for the adaptive learning rate
         "HalfCheetah-Run-v1": BatchedConfig(
             total_steps=1_000_000,
             num_envs=64,
@@ -141,16 +134,10 @@ BATCHED_DEFAULTS: Mapping[str, BatchedConfig] = MappingProxyType(
             actor_hidden_dims=(128, 128),
             critic_hidden_dims=(128, 128),
         ),
-        # Hopper: the fallback row (std 1.0, KL 0.01, 64x64) reached only 506 in 889k env-steps; std 0.5, KL 0.03
-        # and 128x128 networks reached 3,000 after 512k / 461k (seeds 0/1; 64x64 with the same: 2,936 by 800k)
+        # the legged robots share LOCOMOTION; only the budget differs
         "Hopper-Hop-v1": replace(LOCOMOTION, total_steps=1_000_000),
-        # Walker2d, the same change as Hopper: best evaluation return 2,410 by 725k env-steps against 522 by 805k
         "Walker2d-Walk-v1": replace(LOCOMOTION, total_steps=1_500_000),
-        # Ant, the same change: best evaluation return 1,415 by 401k env-steps against 369 by 432k
         "Ant-Run-v1": replace(LOCOMOTION, total_steps=2_000_000),
-        # Humanoid, the same change: best evaluation return 5,465 against 772 after ~1.57M env-steps (840 s of
-        # training each, two runs sharing the 2 cores; bench/tune_batched.py --task Humanoid-Run-v1 --target 1e9
-        # --cap-s 840 --eval-every 204800 [--set desired_kl=0.03 --set init_std=0.5])
         "Humanoid-Run-v1": replace(LOCOMOTION, total_steps=3_000_000),
         "Pusher-Push-v1": BatchedConfig(total_steps=500_000, num_envs=64, num_steps_per_env=25),
         # grid worlds (the numpy grid engine, a categorical policy): SB3's grid settings (lr 5e-4, entropy 0.01,
@@ -159,7 +146,8 @@ BATCHED_DEFAULTS: Mapping[str, BatchedConfig] = MappingProxyType(
         "DoorKey-Grid-v1": replace(GRID, total_steps=500_000),
         "UnlockPickup-Grid-v1": replace(GRID, total_steps=1_000_000),
         # Crafter (the batched Crafter engine, a categorical policy): the SB3 Crafter settings (lr 3e-4, entropy
-        # 0.01, 4 epochs, tanh 64x64) on 64 envs x 64 steps; the observation is one-hot cells and inventory / 9
+        # 0.01, 4 epochs, tanh 64x64) on 64 envs x 64 steps; the observation (one-hot cells, inventory / 9) needs
+        # no normalization
         "Crafter-Wood-v1": replace(CRAFTER, total_steps=50_000),
         "Crafter-EatCow-v1": replace(CRAFTER, total_steps=100_000),
         "Crafter-WoodPickaxe-v1": replace(CRAFTER, total_steps=200_000),
