@@ -6,12 +6,12 @@ builds the *same* actor network with :func:`build_actor` from the task's
 defaults and the job's overrides (never from anything the child wrote) before
 loading plain tensors into it.
 
-The defaults (each task's ``batched`` row, set where the task registers in
-``envs/``; :data:`FALLBACK` for a task without one) are tuned for wall-clock time to a good policy on a 2-core
-machine with one physics thread per candidate (measured with
-``bench/tune_batched.py``), not copied from step-based
-tables: many envs and short rollouts keep the physics batch large and the
-policy calls few, so most of the time goes to simulation.
+The defaults (each task's ``batched`` row, set where the task registers in ``envs/``;
+:data:`FALLBACK` for a task without one) are chosen for wall-clock time to a good policy with one physics
+thread per candidate, not copied from step-based tables: many envs and short rollouts keep the physics batch
+large and the policy calls few, so most of the time goes to simulation. ``bench/tune_batched.py`` measures a
+row against changed settings; the measurements behind each row are in docs/benchmarks.md ("PPO defaults for
+the batched engine").
 """
 
 from __future__ import annotations
