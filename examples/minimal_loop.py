@@ -17,9 +17,9 @@ import json
 import time
 from pathlib import Path
 
-from eureka_kit.callbacks import GenerationContext, LoopCallback
 from eureka_kit.config import RunConfig
 from eureka_kit.loop import start_run
+from eureka_kit.loop.callbacks import GenerationContext, LoopCallback
 from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.tasks.registry import get_task

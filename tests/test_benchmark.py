@@ -252,7 +252,7 @@ def test_page_renders_in_chromium(smoke: tuple[Path, set[str], str, str]) -> Non
 
 
 def test_export_writes_an_examples_library(smoke: tuple[Path, set[str], str, str], tmp_path: Path) -> None:
-    from eureka_kit.few_shot import load_examples
+    from eureka_kit.loop.few_shot import load_examples
     from eureka_kit.tasks.registry import get_task
 
     bench = smoke[0]

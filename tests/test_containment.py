@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from tiny_runs import tiny_config, write_replay
 
-import eureka_kit.loop as loop_module
-from eureka_kit.callbacks import GenerationContext, LoopCallback
+import eureka_kit.loop.core as loop_module
 from eureka_kit.loop import resume_run, start_run
+from eureka_kit.loop.callbacks import GenerationContext, LoopCallback
 from eureka_kit.run.containment import INTERNAL_ERROR_FILE, RAISE_ENV
 from eureka_kit.run.progress import Progress
 

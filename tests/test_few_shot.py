@@ -10,7 +10,7 @@ import pytest
 from tiny_runs import run_tiny, tiny_config, write_replay
 
 from eureka_kit.cli import build_parser, config_from_args
-from eureka_kit.few_shot import ExampleError, first_prompt_blocks, load_example, load_examples, rank, task_family
+from eureka_kit.loop.few_shot import ExampleError, first_prompt_blocks, load_example, load_examples, rank, task_family
 from eureka_kit.reward.critic import check_program
 from eureka_kit.tasks.registry import get_task
 from eureka_kit.tasks.spec import with_goal

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from tiny_runs import run_tiny, write_replay
 
-from eureka_kit.judge import JudgeError, Proposal, accept, extract_expression, propose
 from eureka_kit.llm import make_client
+from eureka_kit.loop.judge import JudgeError, Proposal, accept, extract_expression, propose
 from eureka_kit.tasks.registry import get_task
 
 PROGRAM = textwrap.dedent(

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from tiny_runs import tiny_config, write_replay
 
-from eureka_kit.callbacks import GenerationContext, LoopCallback
 from eureka_kit.cli import main
 from eureka_kit.loop import start_run
+from eureka_kit.loop.callbacks import GenerationContext, LoopCallback
 from eureka_kit.run.notes import MAX_NOTE_CHARS, add_note, read_notes, take_notes
 from eureka_kit.run.progress import Progress
 

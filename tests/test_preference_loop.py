@@ -174,7 +174,7 @@ def test_human_comments_reach_the_next_prompt(run: RunResult) -> None:
 def test_human_ranker_falls_back_to_fitness_after_timeout(tmp_path: Path, run: RunResult) -> None:
     import shutil
 
-    from eureka_kit.callbacks import make_ranker
+    from eureka_kit.loop.callbacks import make_ranker
     from eureka_kit.preferences.ranking import load_items
     from eureka_kit.preferences.steer import rank_generation
 

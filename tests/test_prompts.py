@@ -12,7 +12,7 @@ import jinja2
 import pytest
 
 from eureka_kit.feedback.reflection import make_series, render_reflection
-from eureka_kit.few_shot import load_examples, rank
+from eureka_kit.loop.few_shot import load_examples, rank
 from eureka_kit.preferences.history import ChosenChange
 from eureka_kit.preferences.ranking import Ranking
 from eureka_kit.prompting import TEMPLATES, arg_shapes, example_for, render, signature, state_table

@@ -12,7 +12,7 @@ import pytest
 from tiny_runs import run_tiny, write_replay
 
 from eureka_kit.llm import Message
-from eureka_kit.repair import check_with_repairs, same_program
+from eureka_kit.loop.repair import check_with_repairs, same_program
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.critic import check_program
 from eureka_kit.reward.extract import extract_program

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eureka_kit.loop.selection import next_messages
 from eureka_kit.run.records import CandidateRecord
-from eureka_kit.selection import next_messages
 from eureka_kit.tasks.registry import get_task
 
 PROGRAM = "import torch\n\n\ndef compute_reward(x_velocity, action):\n    return x_velocity, {'forward': x_velocity}\n"

@@ -19,8 +19,8 @@ from eureka_kit.feedback.analyzer import analyze
 from eureka_kit.feedback.compose import CHECK_FILE, candidate_feedback, critic_warnings
 from eureka_kit.feedback.critique import render_critique
 from eureka_kit.feedback.trajectory import Trajectory
+from eureka_kit.loop.repair import repair_prompt
 from eureka_kit.python_parse import parse_module
-from eureka_kit.repair import repair_prompt
 from eureka_kit.reward.check_report import CheckIssue, CheckReport
 from eureka_kit.reward.critic import check_program
 from eureka_kit.reward.extract import extract_program

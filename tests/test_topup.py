@@ -17,7 +17,7 @@ from eureka_kit.config import RunConfig
 from eureka_kit.llm import BudgetExceeded, Message, SamplingParams
 from eureka_kit.llm.client import LLMClient
 from eureka_kit.loop import resume_run
-from eureka_kit.repair import check_with_repairs, hotter
+from eureka_kit.loop.repair import check_with_repairs, hotter
 from eureka_kit.reward.critic import check_program
 from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import CandidateRecord

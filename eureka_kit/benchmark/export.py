@@ -77,7 +77,7 @@ def _file_text(task: str, origin: str, best: Mapping[str, Any], hns: float | Non
 
 def export_library(src: Path, out: Path) -> list[Exported]:
     """Write the best programs of ``src`` (a run or a benchmark folder) into ``out``; see the module docstring."""
-    from eureka_kit.few_shot import load_example, task_family
+    from eureka_kit.loop.few_shot import load_example, task_family
     from eureka_kit.tasks.registry import get_task
 
     out.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from typing import Any
 from eureka_kit.benchmark.plan import Plan
 from eureka_kit.benchmark.runner import Outcome, UnitResult
 from eureka_kit.benchmark.scoring import TaskScore, compare, score_task, suite_score
-from eureka_kit.run_setup import package_versions
+from eureka_kit.loop.run_setup import package_versions
 
 BENCH_FILE = "benchmark.json"
 FORMAT = 1

@@ -14,7 +14,7 @@ about a value it computed:
 A batch reduction is never "fixed" (a value that lost N stays an error for the
 model to fix), and a number computed at run time (``x.mean().item()``) is not a
 constant. :func:`normalize` returns the edited source and one
-:class:`Normalization` per edit; the repair loop (:mod:`eureka_kit.repair`)
+:class:`Normalization` per edit; the repair loop (:mod:`eureka_kit.loop.repair`)
 checks the result again, records the edits and tells the model. Nothing is
 executed here (``ast`` only).
 """

@@ -28,7 +28,7 @@ from eureka_kit.config import RunConfig
 from eureka_kit.executors import Executor
 from eureka_kit.llm import BudgetExceeded, Completion, LLMClient, Message, SamplingParams
 from eureka_kit.llm.errors import ReplayError
-from eureka_kit.repair import REPAIRS_FILE
+from eureka_kit.loop.repair import REPAIRS_FILE
 from eureka_kit.run.layout import candidate_name, gen_name
 from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import CandidateRecord, PreparedCandidate

@@ -15,12 +15,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from eureka_kit.loop.selection import find_elite
 from eureka_kit.preferences.ranking import load_ranking
 from eureka_kit.run.layout import REWARD_FILE, gen_name
 from eureka_kit.run.records import CandidateRecord
 from eureka_kit.run.samples import samples_summary
 from eureka_kit.run.store import RunStore, atomic_write_json, read_json, read_jsonl
-from eureka_kit.selection import find_elite
 from eureka_kit.tasks.spec import TaskSpec
 
 

@@ -3,10 +3,10 @@
 Each generation: render the prompt from the elite so far, ask the LLM for K
 programs, and for each one (up to ``workers`` at once) extract, check (with
 up to R repair rounds that show the LLM its own program and the critic's
-findings, :mod:`eureka_kit.repair`), train
+findings, :mod:`eureka_kit.loop.repair`), train
 in a sandboxed child, evaluate with the trusted evaluator, and write its
 typed record; while fewer than M programs pass the critic, fresh samples are
-drawn (:mod:`eureka_kit.schedule.topup`). The loop holds no stage logic of its own.
+drawn (:mod:`eureka_kit.loop.topup`). The loop holds no stage logic of its own.
 
 Failures never stop the run: every candidate ends with a status and a short
 message that the next prompt can carry. A crash or ``kill -9`` loses at most
@@ -24,7 +24,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from eureka_kit.callbacks import (
+from eureka_kit.config import RunConfig
+from eureka_kit.errors import UsageError
+from eureka_kit.executors import CandidateJob, CandidateOutcome, Executor, make_executor
+from eureka_kit.feedback.card_check import TrajectoryStore, check_trajectories
+from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
+from eureka_kit.files import UntrustedFileError, read_bounded_json
+from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
+from eureka_kit.loop.callbacks import (
     CallbackList,
     CandidateContext,
     GenerationContext,
@@ -33,18 +40,24 @@ from eureka_kit.callbacks import (
     default_callbacks,
     ranker_for,
 )
-from eureka_kit.config import RunConfig
-from eureka_kit.errors import UsageError
-from eureka_kit.executors import CandidateJob, CandidateOutcome, Executor, make_executor
-from eureka_kit.feedback.card_check import TrajectoryStore, check_trajectories
-from eureka_kit.feedback.compose import ROLLOUTS_FILE, trajectory_store
-from eureka_kit.few_shot import first_prompt_blocks
-from eureka_kit.files import UntrustedFileError, read_bounded_json
-from eureka_kit.judge import judge_fitness
-from eureka_kit.llm import BudgetExceeded, LLMClient, Message, SamplingParams, make_client
+from eureka_kit.loop.few_shot import first_prompt_blocks
+from eureka_kit.loop.glue import PREPARED_FILE, equivalent_record, halving_plan, make_pruner
+from eureka_kit.loop.judge import judge_fitness
+from eureka_kit.loop.repair import ask_with, check_with_repairs, reask_with
+from eureka_kit.loop.run_setup import (
+    MAX_RUN_FILE_BYTES,
+    RunFileError,
+    RunResult,
+    new_run_id,
+    package_versions,
+    read_run_config,
+    run_lock,
+)
+from eureka_kit.loop.selection import Elite, base_messages, find_elite, next_messages
+from eureka_kit.loop.summary import write_summary
+from eureka_kit.loop.topup import GenerationCut, annotated, fill_generation, finished_generation, halving_generation
 from eureka_kit.preferences.ranking import Ranker
 from eureka_kit.prompting import render
-from eureka_kit.repair import ask_with, check_with_repairs, reask_with
 from eureka_kit.reward.check_report import CheckReport
 from eureka_kit.reward.check_runner import check_sandboxed
 from eureka_kit.reward.static_checks import check_static
@@ -54,23 +67,10 @@ from eureka_kit.run.notes import take_notes
 from eureka_kit.run.progress import Progress
 from eureka_kit.run.records import RETRIED_ON_RESUME, CandidateRecord, CandidateStatus, PreparedCandidate, short
 from eureka_kit.run.store import RunStore, atomic_write_json, atomic_write_text, read_json
-from eureka_kit.run_setup import (
-    MAX_RUN_FILE_BYTES,
-    RunFileError,
-    RunResult,
-    new_run_id,
-    package_versions,
-    read_run_config,
-    run_lock,
-)
 from eureka_kit.sandbox.runner import Limits, configure_sandbox, default_mode, ensure_isolation, sandbox_mode
 from eureka_kit.sandbox.verify import BASIC_MODE_WARNING
-from eureka_kit.schedule.loop_glue import PREPARED_FILE, equivalent_record, halving_plan, make_pruner
 from eureka_kit.schedule.pruning import EquivalencePruner
 from eureka_kit.schedule.rungs import FinalStatus, load_outcome
-from eureka_kit.schedule.topup import GenerationCut, annotated, fill_generation, finished_generation, halving_generation
-from eureka_kit.selection import Elite, base_messages, find_elite, next_messages
-from eureka_kit.summary import write_summary
 from eureka_kit.tasks.mjcf import is_mjcf, localize
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.backends import get_backend, resolve_training
@@ -427,7 +427,7 @@ def start_run(
 
 
 def _judged(config: RunConfig, store: RunStore) -> RunConfig:
-    """The config with the LLM judge's accepted expression as its fitness (:mod:`eureka_kit.judge`)."""
+    """The config with the LLM judge's accepted expression as its fitness (:mod:`eureka_kit.loop.judge`)."""
     if config.fitness is not None:
         raise UsageError("give --fitness EXPR or --judge llm (which proposes one), not both")
     expression = judge_fitness(
