@@ -10,9 +10,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, get_args
 
+from eureka_kit.choices import RankerKind
 from eureka_kit.config import JUDGES, SCHEDULES, LLMKind, RunConfig
 from eureka_kit.errors import UsageError, UserError
-from eureka_kit.preferences.ranking import RankerKind
 from eureka_kit.tasks.derived import PREFIX as DERIVED_PREFIX
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from eureka_kit.choices import RankerKind
 from eureka_kit.errors import UsageError
-from eureka_kit.preferences.ranking import RankerKind
 from eureka_kit.tasks.spec import TaskSpec
 
 if TYPE_CHECKING:

@@ -10,15 +10,14 @@ from typing import Any
 
 import pytest
 
+from eureka_kit.choices import RANKER_KINDS, RankerKind
 from eureka_kit.preferences.ranking import (
     MAX_COMMENT_BYTES,
     MAX_RANKING_BYTES,
     RANKED_BY,
-    RANKER_KINDS,
     FitnessRanker,
     RankedBy,
     Ranker,
-    RankerKind,
     Ranking,
     RankingError,
     RankItem,
@@ -100,7 +99,8 @@ def test_missing_fields_and_malformed_files(tmp_path: Path) -> None:
 
 def test_ranker_kind_has_one_definition() -> None:
     """``--ranker`` choices (config, CLI) and the steering code share the one definition of ``RankerKind``."""
-    from eureka_kit import callbacks, cli, config
+    from eureka_kit import cli, config
+    from eureka_kit.loop import callbacks
 
     assert config.RankerKind is cli.RankerKind is callbacks.RankerKind is RankerKind
     assert RANKER_KINDS == ("none", "human", "synthetic", "vlm")

@@ -31,12 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eureka_kit.choices import RankerKind
 from eureka_kit.config import RunConfig
 from eureka_kit.evaluation.evaluator import Evaluation
 from eureka_kit.feedback.compose import candidate_feedback
 from eureka_kit.files import atomic_write_text
 from eureka_kit.llm import LLMClient
-from eureka_kit.preferences.ranking import VIDEO_FILE, Ranker, RankerKind, SyntheticRanker
+from eureka_kit.preferences.ranking import VIDEO_FILE, Ranker, SyntheticRanker
 from eureka_kit.preferences.steer import rank_generation, record_candidate_video, record_videos
 from eureka_kit.run.layout import FEEDBACK_FILE
 from eureka_kit.run.records import CandidateRecord

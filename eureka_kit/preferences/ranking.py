@@ -35,11 +35,6 @@ from eureka_kit.files import UntrustedFileError, atomic_write_json, read_bounded
 from eureka_kit.run.layout import CANDIDATE_FILE, REWARD_FILE, gen_name
 from eureka_kit.run.records import CandidateRecord
 
-RankerKind = Literal["none", "human", "synthetic", "vlm"]
-"""Who ranks a run's generations (``RunConfig.ranker``, ``--ranker``): nobody (fitness-driven, Eureka), a person
-on the local ranking page, the synthetic ranker, or a vision-language model (:mod:`eureka_kit.preferences.vlm`)."""
-RANKER_KINDS: tuple[str, ...] = get_args(RankerKind)
-
 RankedBy = Literal["human", "synthetic", "fitness", "vlm"]
 """Who made a stored :class:`Ranking` (``fitness``: ordered by fitness, e.g. when no person answered in time)."""
 RANKED_BY: tuple[str, ...] = get_args(RankedBy)
