@@ -118,6 +118,9 @@ def test_physics_is_drawn_again_at_every_reset_apart_from_reset_noise() -> None:
     np.testing.assert_allclose(masses, second["mass"][:, None] * get_physics(TASK).model().body_mass[None])
     again = CpuBatchedEnv(TASK, 4, seed=9, randomization=config)
     assert np.array_equal(again.physics_values["friction"], first["friction"])  # reproducible from the seed
+    gravity = RandomizationConfig.fixed(get_physics(TASK).parameters(), {"gravity": -9.0})
+    with pytest.raises(RandomizationConfigError, match="gravity: not a physics parameter of Pusher"):
+        CpuBatchedEnv("Pusher-Push-v1", 1, randomization=gravity)  # checked against another task's parameters
     with pytest.raises(RandomizationConfigError, match="both randomized and fixed"):
         CpuBatchedEnv(TASK, 4, randomization=config, physics={"mass": [1, 1, 1, 1]})
 

@@ -118,6 +118,9 @@ class CpuBatchedEnv:
         declared = self.physics.parameters()
         fixed = check_fixed(declared, physics, self.num_envs)
         drawn = self._randomization.params if self._randomization is not None else ()
+        foreign = [p.name for p in drawn if p not in declared]
+        if foreign:
+            raise RandomizationConfigError([f"{n}: not a physics parameter of {self.task_id}" for n in foreign])
         both = sorted(set(fixed) & {p.name for p in drawn})
         if both:
             raise RandomizationConfigError([f"{n}: both randomized and fixed" for n in both])
