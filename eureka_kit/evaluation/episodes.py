@@ -13,7 +13,7 @@ it is used for tasks with a batched definition, the gymnasium env otherwise
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -76,11 +76,21 @@ def _gymnasium(spec: TaskSpec, act: Actor, episodes: int, seed: int) -> list[Raw
 
 
 def _batched(spec: TaskSpec, act: Actor, episodes: int, seed: int) -> list[RawEpisode]:
+    return batched_episodes(spec, act, [seed + i for i in range(episodes)])
+
+
+def batched_episodes(
+    spec: TaskSpec, act: Actor, env_seeds: Sequence[int], physics: Mapping[str, Sequence[float]] | None = None
+) -> list[RawEpisode]:
+    """One episode per seed of ``env_seeds`` (seeded as gymnasium's ``reset(seed=...)``) on the batched CPU
+    engine; ``physics``: per-env values of the task's physics parameters (one per seed; see
+    :class:`~eureka_kit.sim.cpu.CpuBatchedEnv`)."""
     from eureka_kit.sim.cpu import CpuBatchedEnv
 
-    env = CpuBatchedEnv(spec.id, episodes, dtype=torch.float64)
+    episodes = len(env_seeds)
+    env = CpuBatchedEnv(spec.id, episodes, dtype=torch.float64, physics=physics)
     try:
-        obs = env.reset(seed, env_seeds=[seed + i for i in range(episodes)]).numpy()
+        obs = env.reset(env_seeds[0], env_seeds=list(env_seeds)).numpy()
         states: list[list[dict[str, np.ndarray]]] = [[] for _ in range(episodes)]
         rewards: list[list[float]] = [[] for _ in range(episodes)]
         ended: list[tuple[bool, bool] | None] = [None] * episodes

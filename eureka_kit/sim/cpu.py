@@ -13,11 +13,17 @@ simulation) and, after each step, ``mj_rnePostConstraint`` on each
 simulation's data, as gymnasium does after ``mj_step``: ``Batch`` only fills
 ``cfrc_ext`` for models whose sensors need it, and then at the start of the
 last substep rather than after it.
+
+Domain randomization: with a ``randomization`` config (:mod:`eureka_kit.sim.randomization`) each env draws its
+physics parameters at every reset, from its own generator (:func:`~eureka_kit.sim.randomization.physics_generator`,
+apart from the reset-noise stream, so reset states do not change with the config), into ``mujoco.batch``'s
+per-simulation model fields (:mod:`eureka_kit.sim.batch_params`). ``physics`` pins per-env values instead (one
+env per value: the robustness sweep). :attr:`CpuBatchedEnv.physics_values` reports what each env runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import mujoco
 import numpy as np
@@ -25,7 +31,9 @@ import torch
 from mujoco import batch as mjbatch
 
 from eureka_kit.sim.base import BatchStep
+from eureka_kit.sim.batch_params import BatchParams, check_fixed
 from eureka_kit.sim.physics import Fields, TaskPhysics, env_generator, get_physics, gym_generator
+from eureka_kit.sim.randomization import RandomizationConfig, RandomizationConfigError, physics_generator
 
 _NP_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
@@ -36,7 +44,9 @@ class CpuBatchedEnv:
     ``dtype`` is the dtype of the float tensors handed out: float32 (the
     contract of :class:`~eureka_kit.sim.base.BatchStep`) or float64 (exact
     comparisons with the gymnasium env, as the parity tests do).
-    ``max_episode_steps`` overrides the task's time limit.
+    ``max_episode_steps`` overrides the task's time limit. ``randomization``: the physics each env draws at
+    every reset; ``physics``: fixed per-env values (parameter name -> one value per env); see the module
+    docstring. The two may not name the same parameter.
     """
 
     n_actions: int | None = None
@@ -50,6 +60,8 @@ class CpuBatchedEnv:
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
         max_episode_steps: int | None = None,
+        randomization: RandomizationConfig | None = None,
+        physics: Mapping[str, Sequence[float]] | None = None,
     ) -> None:
         from eureka_kit.tasks.registry import get_task
 
@@ -94,24 +106,63 @@ class CpuBatchedEnv:
         self._steps = np.zeros(num_envs, dtype=np.int64)
         self._position: np.ndarray | None = None
         self._rngs: list[np.random.Generator] = []
+        self._physics_rngs: list[np.random.Generator] = []
+        self._randomization = randomization if randomization is not None and randomization.ranges else None
+        self._params = self._batch_params(physics or {})
         obs = self._reset_all(seed)
         self.observation_size = int(obs.shape[1])
+
+    # ------------------------------------------------------------------------------------------ physics
+
+    def _batch_params(self, physics: Mapping[str, Sequence[float]]) -> BatchParams | None:
+        declared = self.physics.parameters()
+        fixed = check_fixed(declared, physics, self.num_envs)
+        drawn = self._randomization.params if self._randomization is not None else ()
+        foreign = [p.name for p in drawn if p not in declared]
+        if foreign:
+            raise RandomizationConfigError([f"{n}: not a physics parameter of {self.task_id}" for n in foreign])
+        both = sorted(set(fixed) & {p.name for p in drawn})
+        if both:
+            raise RandomizationConfigError([f"{n}: both randomized and fixed" for n in both])
+        if not fixed and not drawn:
+            return None
+        chosen = [p for p in declared if p.name in fixed or p in drawn]
+        params = BatchParams(self._batch, self._model, chosen)
+        params.apply(np.arange(self.num_envs), fixed)
+        return params
+
+    @property
+    def physics_values(self) -> dict[str, np.ndarray]:
+        """The (N,) values each env runs of every randomized or fixed parameter (empty: nominal physics)."""
+        return self._params.values if self._params is not None else {}
+
+    def _draw_physics(self, ids: np.ndarray) -> None:
+        if self._params is None or self._randomization is None:
+            return
+        drawn = [self._randomization.draw(self._physics_rngs[i]) for i in ids]
+        self._params.apply(
+            ids, {r.param.name: np.array([d[r.param.name] for d in drawn]) for r in self._randomization.ranges}
+        )
 
     # ------------------------------------------------------------------------------------------ resets
 
     def _reset_all(self, seed: int, env_seeds: Sequence[int] | None = None) -> np.ndarray:
         if env_seeds is None:
             self._rngs = [env_generator(seed, i) for i in range(self.num_envs)]
+            self._physics_rngs = [physics_generator(seed, i) for i in range(self.num_envs)]
         else:
             if len(env_seeds) != self.num_envs:
                 raise ValueError(f"env_seeds has {len(env_seeds)} seeds for {self.num_envs} envs")
             self._rngs = [gym_generator(s) for s in env_seeds]
+            self._physics_rngs = [physics_generator(s, 0) for s in env_seeds]
         ids = np.arange(self.num_envs)
         self._reset_ids(ids)
         return np.asarray(self.physics.observation(self._fields, self._consts))
 
     def _reset_ids(self, ids: np.ndarray) -> None:
-        """mj_resetData, qpos/qvel from each env's generator, mj_forward (gymnasium's reset)."""
+        """The env's physics drawn, then mj_resetData, qpos/qvel from each env's generator, mj_forward (gymnasium's
+        reset)."""
+        self._draw_physics(ids)
         self._batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
         for i in ids:
             qpos, qvel = self.physics.reset(self._rngs[i], self._consts)

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from eureka_kit.errors import UsageError
 from eureka_kit.sim.base import BatchedEnv
 from eureka_kit.sim.physics import TaskPhysics, get_physics
 from eureka_kit.tasks.engine import BatchedEngine
@@ -40,7 +41,8 @@ def make_batched_env(
     Raises :class:`~eureka_kit.sim.physics.NoBatchedPhysicsError` (naming the
     tasks that have one) when the task has no batched physics definition.
     ``threads`` is the CPU engine's thread count; ``options`` go to the
-    engine's constructor (e.g. ``max_episode_steps``).
+    engine's constructor (e.g. ``max_episode_steps``; on the CPU engine ``randomization`` and ``physics``,
+    domain randomization, which the GPU engine does not run yet: a :class:`~eureka_kit.errors.UsageError` there).
     """
     get_physics(task_id)
     resolved = resolve_device(device)
@@ -49,6 +51,9 @@ def make_batched_env(
 
         return CpuBatchedEnv(task_id, num_envs, threads=threads, seed=seed, **options)
     from eureka_kit.sim.warp import WarpBatchedEnv
+
+    if options.get("randomization") is not None or options.get("physics"):
+        raise UsageError(f"domain randomization runs on the CPU engine only (device cpu), not on {resolved}")
 
     torch_device = "cpu" if resolved == "warp-cpu" else resolved
     return WarpBatchedEnv(task_id, num_envs, device=torch_device, seed=seed, **options)

@@ -17,6 +17,7 @@ import numpy as np
 
 from eureka_kit.sim import ops
 from eureka_kit.sim.ops import Array
+from eureka_kit.sim.params import legged_params
 from eureka_kit.sim.physics import (
     BatchState,
     Fields,
@@ -25,6 +26,10 @@ from eureka_kit.sim.physics import (
     ResetFn,
     TaskPhysics,
 )
+
+LEGGED = legged_params()
+"""The randomizable physics of every legged robot here: mass, friction, actuator strength, joint damping and
+gravity, with the standard limits (:mod:`eureka_kit.sim.params`)."""
 
 
 def _uniform_reset(scale: float) -> ResetFn:
@@ -102,6 +107,7 @@ HALF_CHEETAH = TaskPhysics(
     reward=half_cheetah_reward,
     healthy=None,
     reset=_uniform_normal_reset(0.1),
+    params=LEGGED,
 )
 
 # ---------------------------------------------------------------------------------------------- Hopper
@@ -148,6 +154,7 @@ HOPPER = TaskPhysics(
     reward=hopper_walker_reward,
     healthy=_hopper_healthy,
     reset=_uniform_reset(5e-3),
+    params=LEGGED,
 )
 
 # ---------------------------------------------------------------------------------------------- Walker2d
@@ -186,6 +193,7 @@ WALKER = TaskPhysics(
     reward=hopper_walker_reward,
     healthy=_walker_healthy,
     reset=_uniform_reset(5e-3),
+    params=LEGGED,
 )
 
 # ---------------------------------------------------------------------------------------------- Ant
@@ -242,6 +250,7 @@ ANT = TaskPhysics(
     reward=ant_reward,
     healthy=_ant_healthy,
     reset=_uniform_normal_reset(0.1),
+    params=LEGGED,
 )
 
 # ---------------------------------------------------------------------------------------------- Humanoid
@@ -308,4 +317,5 @@ HUMANOID = TaskPhysics(
     reward=humanoid_reward,
     healthy=_humanoid_healthy,
     reset=_uniform_reset(1e-2),
+    params=LEGGED,
 )

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from eureka_kit.sim import ops
+from eureka_kit.sim import ops, params
 from eureka_kit.sim.ops import Array
 from eureka_kit.sim.physics import BatchState, Fields, ModelConsts, TaskPhysics
 
@@ -80,4 +80,6 @@ PUSHER = TaskPhysics(
     reward=pusher_reward,
     healthy=None,
     reset=_pusher_reset,
+    params=(params.mass(), params.friction(), params.actuator_strength(), params.joint_damping()),
 )
+"""The pusher's randomizable physics: no gravity parameter, its model having none (zero gravity)."""

@@ -42,6 +42,7 @@ import numpy as np
 
 from eureka_kit.errors import UserError
 from eureka_kit.sim.ops import Array
+from eureka_kit.sim.params import PhysicsParam, check_unique, generic_params
 from eureka_kit.tasks.mujoco_warnings import route_mujoco_warnings
 
 Fields = Mapping[str, Array]
@@ -102,6 +103,21 @@ class TaskPhysics:
     """One env's initial ``(qpos, qvel)`` drawn from its generator, in gymnasium's ``reset_model`` order."""
     warp_capacity: tuple[int, int] = (16, 96)
     """Contacts and constraints per world that MuJoCo Warp allocates up front (the GPU engine)."""
+    params: tuple[PhysicsParam, ...] | None = None
+    """The physics parameters domain randomization may change (:mod:`eureka_kit.sim.params`); ``None``: the
+    generic set of the model (:func:`~eureka_kit.sim.params.generic_params`).
+
+    They are declared here, with the model, rather than on the engine-agnostic ``BatchedEngine``: they name
+    MuJoCo model fields and their nominal values are the model file's, every MuJoCo engine (CPU and GPU) reads
+    this definition, and every task built on one model shares them whatever its reward."""
+
+    def __post_init__(self) -> None:
+        if self.params is not None:
+            check_unique(self.params)
+
+    def parameters(self) -> tuple[PhysicsParam, ...]:
+        """The declared :attr:`params`, or the generic set derived from the model."""
+        return self.params if self.params is not None else _generic_params(self.xml_file)
 
     @property
     def needs_cfrc_ext(self) -> bool:
@@ -125,6 +141,13 @@ def model_path(xml_file: str) -> str:
     from gymnasium.envs.mujoco.mujoco_env import expand_model_path
 
     return str(expand_model_path(xml_file))
+
+
+@functools.cache
+def _generic_params(xml_file: str) -> tuple[PhysicsParam, ...]:
+    import mujoco
+
+    return generic_params(mujoco.MjModel.from_xml_path(model_path(xml_file)))
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
