@@ -228,9 +228,10 @@ def generation_wall(task: str, workers: int, candidates: int, steps: int, root: 
 
     from eureka_kit.executors.base import CandidateJob
     from eureka_kit.executors.local import LocalExecutor
+    from eureka_kit.run.layout import REWARD_FILE
     from eureka_kit.sandbox.runner import Limits
     from eureka_kit.tasks.registry import get_task
-    from eureka_kit.training.job import REWARD_FILE, TrainJob
+    from eureka_kit.training.job import TrainJob
     from eureka_kit.training.runner import default_timeout_s
 
     spec = get_task(task)

@@ -41,9 +41,10 @@ EVAL_SEED = 12_345
 def generation(executor: object, candidates: int, steps: int, root: Path) -> float:
     """Wall seconds of ``candidates`` jobs run by ``executor`` (all submitted at once); raises if one failed."""
     from eureka_kit.executors.base import CandidateJob
+    from eureka_kit.run.layout import REWARD_FILE
     from eureka_kit.sandbox.runner import Limits
     from eureka_kit.tasks.registry import get_task
-    from eureka_kit.training.job import REWARD_FILE, TrainJob
+    from eureka_kit.training.job import TrainJob
     from eureka_kit.training.runner import default_timeout_s
 
     spec = get_task(TASK)

@@ -16,7 +16,7 @@ from test_analyzer import craft, scores
 
 from eureka_kit.evaluation.evaluator import Evaluation
 from eureka_kit.feedback.analyzer import analyze
-from eureka_kit.feedback.compose import CHECK_FILE, candidate_feedback, critic_warnings
+from eureka_kit.feedback.compose import candidate_feedback, critic_warnings
 from eureka_kit.feedback.critique import render_critique
 from eureka_kit.feedback.trajectory import Trajectory
 from eureka_kit.loop.repair import repair_prompt
@@ -26,6 +26,7 @@ from eureka_kit.reward.critic import check_program
 from eureka_kit.reward.extract import extract_program
 from eureka_kit.reward.static_checks import check_static
 from eureka_kit.reward.term_flow import term_issues
+from eureka_kit.run.layout import CHECK_FILE
 from eureka_kit.tasks.registry import get_task
 
 HOPPER = get_task("Hopper-Hop-v1")
