@@ -97,7 +97,7 @@ def test_run_config_builds_the_task_with_goal_and_expression() -> None:
     assert not spec.free_form  # the elite is chosen by the expression, not by rankings
     value = spec.fitness.step(_state(2, x_velocity=np.array([-1.0, 2.0])))
     np.testing.assert_allclose(value, [1.0, -2.0])
-    with pytest.raises(ValueError, match="give one with --fitness EXPR, or rank"):
+    with pytest.raises(ValueError, match="give one with --fitness EXPR, rank the policies yourself"):
         RunConfig(task=HOP, goal="hop backwards", llm="replay", replay_path="x")
     with pytest.raises(FitnessExprError, match="unknown name"):
         RunConfig(task=HOP, fitness="mean(nope)", llm="replay", replay_path="x").task_spec()
