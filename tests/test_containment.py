@@ -109,3 +109,25 @@ def test_one_candidates_internal_error_does_not_stop_the_run(
     assert not (run / "gen_000" / "cand_01" / INTERNAL_ERROR_FILE).exists()
     assert {i: (run / "gen_000" / f"cand_{i:02d}" / "candidate.json").stat().st_mtime_ns for i in (0, 2)} == kept
     assert resumed.summary["status_counts"] == {"ok": 3}
+
+
+def test_a_hook_contains_failures_but_lets_the_budget_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eureka_kit.llm import BudgetExceeded
+    from eureka_kit.run.containment import contain_hook
+
+    monkeypatch.delenv(RAISE_ENV)
+    lines: list[str] = []
+
+    def over_budget() -> None:
+        raise BudgetExceeded("gen_001/vlm_rank", "spend would reach the cap")
+
+    def broken() -> None:
+        raise RuntimeError("a bug in a callback")
+
+    with pytest.raises(BudgetExceeded):  # generation end: the run stops cleanly on the budget
+        contain_hook(lines.append, tmp_path, "Ranker", "generation end", over_budget, (BudgetExceeded,))
+    contain_hook(lines.append, tmp_path, "Ranker", "generation end", broken, (BudgetExceeded,))
+    contain_hook(lines.append, tmp_path, "Report", "run end", over_budget)  # run end: contained like the rest
+    assert "a bug in a callback" in (tmp_path / "internal_error_Ranker.txt").read_text()
+    assert "BudgetExceeded" in (tmp_path / "internal_error_Report.txt").read_text()
+    assert any("internal error in Ranker at generation end (the run goes on)" in line for line in lines)

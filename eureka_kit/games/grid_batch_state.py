@@ -61,14 +61,11 @@ class NoGridBatchError(UserError, KeyError):
 
 def get_grid_batch(task_id: str) -> GridBatchDefinition:
     """The grid definition in ``task_id``'s registration (its ``engine``); :class:`NoGridBatchError` otherwise."""
-    from eureka_kit.tasks.registry import get_task, list_tasks
+    from eureka_kit.tasks.registry import engine_definition
 
-    engine = get_task(task_id).engine
-    if engine is not None and isinstance(engine.definition, GridBatchDefinition):
-        return engine.definition
-    valid = [
-        t.id for t in list_tasks() if t.engine is not None and isinstance(t.engine.definition, GridBatchDefinition)
-    ]
+    definition, valid = engine_definition(task_id, GridBatchDefinition)
+    if definition is not None:
+        return definition
     raise NoGridBatchError(
         f"task {task_id!r} has no batched grid definition (train it with the sb3 backend); tasks with one: "
         f"{', '.join(valid) or 'none'}"

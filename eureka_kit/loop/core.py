@@ -130,9 +130,6 @@ class Loop:
         return find_elite(self.spec, self.store.root, history)
 
     # ----- one candidate ---------------------------------------------------------------------------
-    def _cand_dir(self, r: CandidateRecord) -> Path:
-        return self.store.cand_dir(r.generation, r.index)
-
     def finish(self, record: CandidateRecord) -> CandidateRecord:
         """Write the record (with the sample it came from and how its repair ended) and report it."""
         record = annotated(self.store, record)
@@ -329,7 +326,7 @@ class Loop:
         context, folder = GenerationContext(self.context, generation, tuple(records)), self.store.gen_dir(generation)
         for callback in self.callbacks.callbacks:
             end = functools.partial(callback.on_generation_end, context)
-            contain_hook(self.progress.log, folder, type(callback).__name__, "generation end", end)
+            contain_hook(self.progress.log, folder, type(callback).__name__, "generation end", end, (BudgetExceeded,))
 
     def run(self) -> RunResult:
         started = time.monotonic()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from eureka_kit.python_parse import format_exception
+from eureka_kit.run.layout import candidate_dir, candidate_name
 from eureka_kit.run.records import CandidateRecord, short
 from eureka_kit.run.store import atomic_write_text
 
@@ -56,10 +57,9 @@ def write_traceback(folder: Path, error: BaseException, context: str, file_name:
 
 def internal_error_record(run_root: Path, generation: int, index: int, stage: str, error: Exception) -> CandidateRecord:
     """The ``internal_error`` record of a candidate whose work raised ``error``; writes ``internal_error.txt``."""
-    record = CandidateRecord(generation, index, "internal_error", "")
     at = where(error)
-    context = f"{record.name}: internal error while {stage}" + (f" ({at})" if at else "")
-    written = write_traceback(run_root / record.name, error, context)
+    context = f"{candidate_name(generation, index)}: internal error while {stage}" + (f" ({at})" if at else "")
+    written = write_traceback(candidate_dir(run_root, generation, index), error, context)
     shown = Path(written).relative_to(run_root) if written.startswith(str(run_root)) else written
     message = (
         f"internal error while {stage} (traceback in {shown}): {type(error).__name__}: {error}"
@@ -87,16 +87,24 @@ def contained(
         return on_error(e)
 
 
-def contain_hook(log: Callable[[str], None], folder: Path, name: str, hook: str, call: Callable[[], None]) -> None:
+def contain_hook(
+    log: Callable[[str], None],
+    folder: Path,
+    name: str,
+    hook: str,
+    call: Callable[[], None],
+    passthrough: tuple[type[Exception], ...] = (),
+) -> None:
     """``call()``, a callback's hook (``name`` at ``hook``); a failure leaves its traceback in ``folder``
-    (``internal_error_<name>.txt``) and one console line, and the run goes on."""
+    (``internal_error_<name>.txt``) and one console line, and the run goes on. ``passthrough``: as in
+    :func:`contained`."""
 
     def failed(error: Exception) -> None:
         written = write_traceback(folder, error, f"{name} at {hook}", f"internal_error_{name}.txt")
         log(f"  internal error in {name} at {hook} (the run goes on): {type(error).__name__}: {error}")
         log(f"  traceback: {written}")
 
-    contained(call, failed)
+    contained(call, failed, passthrough)
 
 
 def report_internal_errors(log: Callable[[str], None], run_root: Path, history: Sequence[CandidateRecord]) -> None:

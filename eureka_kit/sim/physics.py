@@ -192,12 +192,11 @@ class NoBatchedPhysicsError(UserError, KeyError):
 
 def get_physics(task_id: str) -> TaskPhysics:
     """The batched physics in the task's registration; :class:`NoBatchedPhysicsError` naming the tasks with one."""
-    from eureka_kit.tasks.registry import get_task, list_tasks
+    from eureka_kit.tasks.registry import engine_definition
 
-    engine = get_task(task_id).engine
-    if engine is not None and isinstance(engine.definition, TaskPhysics):
-        return engine.definition
-    valid = [t.id for t in list_tasks() if t.engine is not None and isinstance(t.engine.definition, TaskPhysics)]
+    physics, valid = engine_definition(task_id, TaskPhysics)
+    if physics is not None:
+        return physics
     raise NoBatchedPhysicsError(
         f"task {task_id!r} has no batched physics definition, so the batched engines cannot run it "
         f"(train it with the sb3 backend). Tasks with one: {', '.join(valid) or '(none)'}"

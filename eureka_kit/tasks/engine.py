@@ -76,18 +76,23 @@ class BatchedEngine:
                 f"task {spec.id} sets env_kwargs {other} that its batched {self.name} engine does not follow "
                 "(train it with the sb3 backend)"
             )
-        missing = [m for m in (self.cpu_requires if device == "cpu" else self.cuda_requires) if not _importable(m)]
+        missing = missing_modules(*(self.cpu_requires if device == "cpu" else self.cuda_requires))
         if missing:
             hint = f"; {self.install_hint}" if self.install_hint else ""
             return f"{', '.join(missing)} not installed (the {self.name} engine on {device} needs it{hint})"
         return None
 
 
-def _importable(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:  # a missing parent package
-        return False
+def missing_modules(*modules: str) -> list[str]:
+    """The ones of ``modules`` that cannot be imported here (found without importing them)."""
+
+    def importable(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # a missing parent package
+            return False
+
+    return [m for m in modules if not importable(m)]
 
 
 @dataclass(frozen=True)

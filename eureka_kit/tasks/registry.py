@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import sys
 from importlib.metadata import entry_points
+from typing import TypeVar
 
 from eureka_kit.errors import UserError
 from eureka_kit.registry import Registry, did_you_mean
@@ -110,3 +111,15 @@ def get_task(task_id: str) -> TaskSpec:
     if is_mjcf(task_id):
         return derive_mjcf_task(task_id)
     raise UnknownTaskError(task_id, TASKS.names())
+
+
+D = TypeVar("D")
+
+
+def engine_definition(task_id: str, kind: type[D]) -> tuple[D | None, list[str]]:
+    """The ``kind`` definition in ``task_id``'s batched engine (``None`` without one), and the registered tasks
+    whose engine has a definition of that kind (for the error that names them)."""
+    engine = get_task(task_id).engine
+    found = engine.definition if engine is not None and isinstance(engine.definition, kind) else None
+    having = [t.id for t in list_tasks() if t.engine is not None and isinstance(t.engine.definition, kind)]
+    return found, having

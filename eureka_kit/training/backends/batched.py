@@ -13,7 +13,6 @@ bounds.
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 from eureka_kit.sim.base import BatchedEnv
-from eureka_kit.tasks.engine import EngineDevice
+from eureka_kit.tasks.engine import EngineDevice, missing_modules
 from eureka_kit.tasks.spec import TaskSpec
 from eureka_kit.training.backends.base import Actor, SecureReward, TrainBudget
 from eureka_kit.training.backends.batched_config import (
@@ -44,10 +43,6 @@ from eureka_kit.training.weights import (
     save_obs_norm,
     save_tensors,
 )
-
-
-def _missing(*modules: str) -> list[str]:
-    return [m for m in modules if importlib.util.find_spec(m) is None]
 
 
 def engine_unavailable(spec: TaskSpec, device: EngineDevice) -> str | None:
@@ -75,7 +70,7 @@ class BatchedBackend:
         reason = engine_unavailable(spec, "cuda" if device.startswith("cuda") else "cpu")
         if reason is not None:
             return reason
-        missing = _missing("rsl_rl", "tensordict")
+        missing = missing_modules("rsl_rl", "tensordict")
         if missing:
             return f"{', '.join(missing)} not installed (pip install rsl-rl-lib)"
         return None
@@ -211,12 +206,12 @@ class GpuBackend(BatchedBackend):
     def unavailable(self, spec: TaskSpec, device: str) -> str | None:
         if not device.startswith("cuda"):
             return f"the gpu backend needs a CUDA device (asked for {device!r})"
-        reason = engine_unavailable(spec, "cuda")  # the engine first: it says which backend runs the task instead
+        reason = super().unavailable(spec, device)  # the engine first: it says which backend runs the task instead
         if reason is not None:
             return reason
         if not torch.cuda.is_available():
             return "torch sees no CUDA device (torch.cuda.is_available() is False)"
-        return super().unavailable(spec, device)
+        return None
 
     def config(self, spec: TaskSpec, job: TrainJob) -> BatchedConfig:
         """The task's batched defaults with :data:`GPU_NUM_ENVS` worlds unless the job sets ``n_envs``."""
