@@ -214,13 +214,12 @@ def reask_with(
     the repair ends as it would without the re-ask.
     """
     hot = dataclasses.replace(params, temperature=hotter(1.0 if params.temperature is None else params.temperature))
+    ask = ask_with(client, hot, after_call)
 
     def reask(conversation: list[Message], request_id: str) -> str | None:
         try:
-            (completion,) = client.sample(conversation, n=1, params=hot, request_id=request_id)
+            return ask(conversation, request_id)
         except ReplayError:
             return None
-        after_call()
-        return completion.text
 
     return reask
